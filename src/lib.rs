@@ -1,0 +1,1 @@
+//! Workspace root: owns lua/, tests/ and examples/.
