@@ -1,6 +1,41 @@
-//! Proc-macro of redlua. Use it through `redlua::redis_script`.
-#![allow(dead_code)] // TEMP while the phases are being written
+//! Proc-macro of redlua. Use it through `redlua::redis_script`; the
+//! documentation lives there.
 
 mod assemble;
 mod diag;
+mod expand;
 mod header;
+mod lua_check;
+mod parse;
+mod redis_commands;
+mod signature;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// See `redlua::redis_script`.
+#[proc_macro_attribute]
+pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = match parse::parse_item(item.clone().into()) {
+        Ok(item) => item,
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            out.extend(proc_macro2::TokenStream::from(item));
+            return out.into();
+        }
+    };
+    match run(attr.into(), &item) {
+        Ok(out) => out.into(),
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            out.extend(expand::fallback(&item));
+            out.into()
+        }
+    }
+}
+
+fn run(attr: proc_macro2::TokenStream, item: &syn::ForeignItemFn) -> syn::Result<proc_macro2::TokenStream> {
+    let input = parse::parse(attr, item.clone())?;
+    let plan = validate::validate(&input)?;
+    Ok(expand::expand(&input, &plan))
+}

@@ -1,5 +1,82 @@
-//! redlua: typed Redis Lua scripts, checked at compile time.
-#![allow(dead_code)] // TEMP while the runtime is being written
+//! # redlua: typed Redis Lua scripts, checked at compile time
+//!
+//! A Redis Lua script is a `.lua` file in your crate's `lua/` folder with a
+//! directive header; the Rust function that calls it is generated and
+//! checked against that header when your crate compiles:
+//!
+//! ```text
+//! -- lua/multiply.lua
+//! %key key
+//! %arg multiplier int
+//! %return int
+//! local value = redis.call('GET', key)
+//! return value * multiplier
+//! ```
+//!
+//! ```no_run
+//! use redlua::redis_script;
+//!
+//! /// Multiplies the number stored at `key`.
+//! #[redis_script("multiply.lua")]
+//! pub fn multiply(key: &str, multiplier: i64) -> i64;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut con = redis::Client::open("redis://127.0.0.1/")?.get_connection()?;
+//! let product: i64 = multiply("foo", 5).invoke(&mut con)?;
+//! # Ok(()) }
+//! ```
+//!
+//! A wrong parameter name, order or type, a malformed directive or a
+//! missing include is a compile error that points at the `.lua` line. At
+//! run time a call is one `EVALSHA` of a SHA1 computed at compile time; on
+//! `NOSCRIPT` the script is loaded and the call retried in one extra round
+//! trip. See the README for the full header language.
 
+mod call;
+mod decode;
+mod encode;
+mod error;
 mod script;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use call::Call;
+pub use error::{DecodeError, Error, ReplyError, ScriptError};
+pub use error::EncodeError;
 pub use script::Script;
+
+/// Generates a typed function that runs a Lua script file.
+///
+/// `#[redis_script("path.lua")]` goes on a declaration without a body; the
+/// path is relative to the crate's `lua/` folder. The parameters must be
+/// the script's `%key`s and `%arg`s with the same names, in the same order;
+/// the return type is the decoded `%return` type. The function returns a
+/// [`Call`]; run it with [`Call::invoke`] or [`Call::invoke_async`].
+///
+/// ```no_run
+/// use redlua::redis_script;
+///
+/// /// Posts a status message; `None` when the user has no login.
+/// #[redis_script("create_status.lua")]
+/// pub fn create_status(user: &str, ids: &str, fields: &[&str]) -> Option<i64>;
+///
+/// # fn main() -> Result<(), redlua::Error> {
+/// # let mut con = redis::Client::open("redis://127.0.0.1/").unwrap().get_connection().unwrap();
+/// let id = create_status("user:1", "status:id:", &["message", "hi"]).invoke(&mut con)?;
+/// # Ok(()) }
+/// ```
+pub use redlua_macros::redis_script;
+
+/// Used by generated code. Not public API: anything here may change in any
+/// release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::call::Builder;
+    pub mod decode {
+        pub use crate::decode::*;
+    }
+    pub mod encode {
+        pub use crate::encode::*;
+    }
+    pub use crate::script::{LineOrigin, Script};
+}

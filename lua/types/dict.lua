@@ -1,0 +1,3 @@
+%arg value dict
+%return dict
+return cjson.encode(value)

@@ -1,0 +1,4 @@
+-- Round trip of an int argument and reply.
+%arg value int
+%return int
+return value

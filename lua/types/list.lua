@@ -1,0 +1,3 @@
+%arg value list
+%return list
+return cjson.encode(value)

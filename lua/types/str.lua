@@ -1,0 +1,3 @@
+%arg value str
+%return str
+return value

@@ -1,0 +1,4 @@
+%key end
+%arg 2fast int
+%return int
+return 1

@@ -1,0 +1,3 @@
+%include "lib/cycle_b"
+%return int
+return 1

@@ -1,0 +1,4 @@
+%key user
+%arg user str
+%return int
+return 1

@@ -1,0 +1,4 @@
+%key
+%arg size int extra
+%return int
+return 1

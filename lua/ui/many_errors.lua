@@ -1,0 +1,5 @@
+%key user
+%arg size integr
+%frob x
+%return int
+return 1

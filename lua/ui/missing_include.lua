@@ -1,0 +1,3 @@
+%include "lib/not_there"
+%return int
+return 1

@@ -1,0 +1,2 @@
+%arg n int
+return n

@@ -1,0 +1,4 @@
+%key user?
+%arg ids str[]
+%return int...
+return 1

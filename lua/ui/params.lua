@@ -1,0 +1,5 @@
+%key user
+%arg size int
+%arg name str
+%return int
+return size

@@ -1,0 +1,3 @@
+%arg n int
+%return int?
+return n

@@ -1,0 +1,4 @@
+%arg n int
+%return int
+%return str
+return n

@@ -1,0 +1,3 @@
+%kye user
+%return int
+return 1

@@ -1,0 +1,3 @@
+%arg size integr
+%return int
+return size

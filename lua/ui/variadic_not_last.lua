@@ -1,0 +1,3 @@
+%arg first str...
+%arg second int
+return 1

@@ -1,0 +1,167 @@
+//! Phase 3: emit the function. Generated code holds no Redis logic: it
+//! encodes arguments and names the decoder, through `::redlua::__private`.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::assemble::{Origin, ParamKind};
+use crate::header::Type as HType;
+use crate::parse::Input;
+use crate::signature::Plan;
+
+fn origin(o: &Origin) -> TokenStream {
+    let file = o.file as u16;
+    let line = o.line as u32;
+    let via = o.via.map_or(u16::MAX, |v| v as u16);
+    quote!(::redlua::__private::LineOrigin { file: #file, line: #line, via: #via })
+}
+
+pub fn expand(input: &Input, plan: &Plan<'_>) -> TokenStream {
+    let asm = &input.asm;
+    let item = &input.item;
+    let attrs = &item.attrs;
+    let vis = &item.vis;
+    let sig = &item.sig;
+    let (ident, generics, inputs) = (&sig.ident, &sig.generics, &sig.inputs);
+    let where_clause = &generics.where_clause;
+    let ret_ty = &plan.ret_ty;
+    let decoder = &plan.decoder;
+
+    let name = ident.to_string();
+    let path = &asm.files[0].display;
+    let sha = sha1_smol::Sha1::from(asm.source.as_bytes()).digest().to_string();
+    let source = Literal::string(&asm.source);
+    let read_only = asm.flags.iter().any(|f| f == "no-writes");
+    let files = asm.files.iter().map(|f| &f.display);
+    // Rebuild tracking: every file read is an include_str! of its absolute path.
+    let tracked = asm
+        .files
+        .iter()
+        .map(|f| f.abs_path.to_string_lossy().into_owned());
+    let lines = asm.lines.iter().map(origin);
+    let includes = asm.includes.iter().map(origin);
+
+    let b = format_ident!("__redlua_b");
+    let mut fixed_keys = 0usize;
+    let mut fixed_args = 0usize;
+    let mut prep = Vec::new();
+    let mut count = Vec::new();
+    let mut keys = Vec::new();
+    let mut args = Vec::new();
+    for p in &plan.params {
+        let id = &p.ident;
+        let span = p.ty.span();
+        let param_name = &p.header.name;
+        let encode = |value: TokenStream| match p.header.kind {
+            ParamKind::Key | ParamKind::Arg(HType::Str) => {
+                quote_spanned!(span=> ::redlua::__private::encode::str(&mut #b, #value);)
+            }
+            ParamKind::Arg(HType::Bytes) => {
+                quote_spanned!(span=> ::redlua::__private::encode::bytes(&mut #b, #value);)
+            }
+            ParamKind::Arg(HType::Int) => {
+                quote_spanned!(span=> ::redlua::__private::encode::int(&mut #b, #value);)
+            }
+            ParamKind::Arg(HType::Float) => {
+                quote_spanned!(span=> ::redlua::__private::encode::float(&mut #b, #value);)
+            }
+            ParamKind::Arg(HType::Bool) => {
+                quote_spanned!(span=> ::redlua::__private::encode::bool(&mut #b, #value);)
+            }
+            ParamKind::Arg(HType::List | HType::Dict | HType::Json) => {
+                quote_spanned!(span=> ::redlua::__private::encode::json(&mut #b, #param_name, #value);)
+            }
+        };
+        let is_key = p.header.kind == ParamKind::Key;
+        let code = if p.header.variadic {
+            let it = format_ident!("__redlua_{}_iter", p.ident);
+            let n = format_ident!("__redlua_{}_len", p.ident);
+            if is_key {
+                // numkeys precedes the keys, so the count must be known first.
+                prep.push(quote_spanned!(span=>
+                    let #it = ::core::iter::IntoIterator::into_iter(#id);
+                    let #n = ::core::iter::ExactSizeIterator::len(&#it);
+                ));
+            } else {
+                prep.push(quote_spanned!(span=>
+                    let #it = ::core::iter::IntoIterator::into_iter(#id);
+                    let #n = ::core::iter::Iterator::size_hint(&#it).0;
+                ));
+            }
+            count.push(quote!(+ #n));
+            let body = encode(quote!(&__redlua_v));
+            quote!(for __redlua_v in #it { #body })
+        } else {
+            if is_key {
+                fixed_keys += 1;
+            } else {
+                fixed_args += 1;
+            }
+            encode(quote!(&#id))
+        };
+        if is_key {
+            keys.push(code);
+        } else {
+            args.push(code);
+        }
+    }
+    let key_count = plan
+        .params
+        .iter()
+        .filter(|p| p.header.kind == ParamKind::Key && p.header.variadic)
+        .map(|p| {
+            let n = format_ident!("__redlua_{}_len", p.ident);
+            quote!(+ #n)
+        });
+    let fixed = fixed_keys + fixed_args;
+
+    quote! {
+        #(#attrs)*
+        #[must_use = "a script call does nothing until `.invoke(&mut con)` or `.invoke_async(&mut con).await`"]
+        #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret_ty> #where_clause {
+            #(const _: &str = ::core::include_str!(#tracked);)*
+            static __REDLUA_SCRIPT: ::redlua::__private::Script = ::redlua::__private::Script::__new(
+                #name,
+                #path,
+                #sha,
+                #source,
+                #read_only,
+                &[#(#files),*],
+                &[#(#lines),*],
+                &[#(#includes),*],
+            );
+            #(#prep)*
+            let mut #b = ::redlua::__private::Builder::new(
+                &__REDLUA_SCRIPT,
+                #fixed_keys #(#key_count)*,
+                #fixed #(#count)*,
+            );
+            #(#keys)*
+            #(#args)*
+            #b.finish(#decoder)
+        }
+    }
+}
+
+/// What is emitted next to the errors when a check fails: the function with
+/// its declared signature, so call sites type-check and one mistake does not
+/// cascade into errors at every caller.
+pub fn fallback(item: &syn::ForeignItemFn) -> TokenStream {
+    let attrs = &item.attrs;
+    let vis = &item.vis;
+    let sig = &item.sig;
+    let (ident, generics, inputs) = (&sig.ident, &sig.generics, &sig.inputs);
+    let where_clause = &generics.where_clause;
+    let ret: TokenStream = match &sig.output {
+        syn::ReturnType::Default => quote!(()),
+        syn::ReturnType::Type(_, t) => quote!(#t),
+    };
+    quote! {
+        #(#attrs)*
+        #[allow(unused_variables)]
+        #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret> #where_clause {
+            ::core::unimplemented!("the script did not compile")
+        }
+    }
+}

@@ -1,0 +1,2460 @@
+//! Phase 3: static checks of the assembled Lua script, before it reaches Redis.
+//!
+//! CONTRACT (shared with the macro's glue code): keep `Severity`, `LuaIssue`
+//! and `check`'s signature.
+//!
+//! What is checked (every problem is a returned issue, nothing panics):
+//! - syntax, with full_moon's Lua 5.1 grammar (the language of Redis' Lua);
+//! - names, with Lua's scoping: reading or assigning a global that the Redis
+//!   sandbox does not have, functions the sandbox removed (`require`,
+//!   `print`, ...), `os.*` other than `os.clock`, unknown members of the
+//!   sandbox's library tables, writes into its read-only global tables;
+//! - `#!lua flags=...`: unknown flags, write commands under `no-writes`;
+//! - warnings: `%key`/`%arg` parameters never read, and keys of
+//!   `redis.call`/`redis.pcall` built from string literals instead of a
+//!   declared key (they break on Redis Cluster).
+//!
+//! The sandbox's globals were taken from Redis 7.0's `src/script_lua.c`
+//! (`libraries_allow_list`, `redis_api_allow_list`, `lua_builtins_allow_list`,
+//! `lua_builtins_not_documented_allow_list`, `deny_list`, `luaLoadLibraries`)
+//! and checked against a running redis-server 7.0.15 with
+//! `EVAL "for k in pairs(_G) ..." 0` and `EVAL "return type(<name>)" 0`.
+
+use std::collections::HashSet;
+
+use full_moon::ast::{
+    Ast, BinOp, Block, Call, Expression, Field, FunctionArgs, FunctionBody, FunctionCall,
+    FunctionDeclaration, Index, LastStmt, Parameter, Prefix, Stmt, Suffix, TableConstructor, Var,
+};
+use full_moon::node::Node;
+use full_moon::tokenizer::{
+    Lexer, LexerResult, Position, Symbol, Token, TokenReference, TokenType, TokenizerErrorType,
+};
+use full_moon::LuaVersion;
+
+use crate::diag::closest;
+use crate::redis_commands::COMMANDS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LuaIssue {
+    pub severity: Severity,
+    /// 1-based line in `source`.
+    pub line: usize,
+    /// 1-based column, in chars.
+    pub col: usize,
+    /// Chars to underline (>= 1).
+    pub len: usize,
+    pub message: String,
+    pub label: Option<String>,
+    pub help: Option<String>,
+}
+
+/// Checks the assembled script `source` (exactly as sent to Redis, with an
+/// optional `#!lua flags=...` first line). `params` are the declared
+/// `%key`/`%arg` names (locals bound by generated lines of `source`),
+/// `key_params` the subset declared with `%key`, `flags` the shebang's flags.
+/// Issues come back sorted by position.
+pub fn check(
+    source: &str,
+    params: &[&str],
+    key_params: &[&str],
+    flags: &[String],
+) -> Vec<LuaIssue> {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_inner(source, params, key_params, flags)
+    }));
+    match run {
+        Ok(issues) => issues,
+        Err(_) => vec![LuaIssue {
+            severity: Severity::Warning,
+            line: 1,
+            col: 1,
+            len: 1,
+            message: "redlua could not check this Lua script (internal error in the checker)"
+                .to_string(),
+            label: None,
+            help: Some("please report this script to redlua".to_string()),
+        }],
+    }
+}
+
+fn check_inner(
+    source: &str,
+    params: &[&str],
+    key_params: &[&str],
+    flags: &[String],
+) -> Vec<LuaIssue> {
+    let lines = Lines::new(source);
+    let mut issues = Vec::new();
+    check_flags(source, flags, &mut issues);
+
+    let text = blank_shebang(source);
+    let parsed = full_moon::parse_fallible(&text, LuaVersion::lua51());
+    if let Some(first) = parsed.errors().first() {
+        issues.push(syntax_issue(&text, &lines, first));
+    } else if let Some(dropped) = code_after_last_statement(&text, parsed.ast()) {
+        issues.push(dropped);
+    } else {
+        let opts = Options {
+            params,
+            key_params,
+            no_writes: flags.iter().any(|f| f == "no-writes"),
+            no_cluster: flags.iter().any(|f| f == "no-cluster"),
+        };
+        issues.extend(analyze(parsed.ast(), &lines, &opts));
+    }
+    issues.sort_by_key(|i| (i.line, i.col));
+    issues
+}
+
+// ---------------------------------------------------------------------------
+// The Redis sandbox
+// ---------------------------------------------------------------------------
+
+/// Globals a Redis 7 script can read (redis-server 7.0.15's `_G`, plus `os`,
+/// which Redis 7.4 added back with only `os.clock`, redis/redis#12971).
+/// `getfenv`, `setfenv` and `newproxy` are in 7.0's `lua_builtins_allow_list`
+/// but the CVE-2025-46818 fix (8.2.2, 7.4.6, 7.2.11 and patched 7.0 builds
+/// such as 7.0.15 here) removed them; see `REMOVED`.
+const GLOBALS: &[&str] = &[
+    "ARGV",
+    "KEYS",
+    "_G",
+    "_VERSION",
+    "assert",
+    "bit",
+    "cjson",
+    "cmsgpack",
+    "collectgarbage",
+    "coroutine",
+    "error",
+    "gcinfo",
+    "getmetatable",
+    "ipairs",
+    "load",
+    "loadstring",
+    "math",
+    "next",
+    "os",
+    "pairs",
+    "pcall",
+    "rawequal",
+    "rawget",
+    "rawset",
+    "redis",
+    "select",
+    "setmetatable",
+    "string",
+    "struct",
+    "table",
+    "tonumber",
+    "tostring",
+    "type",
+    "unpack",
+    "xpcall",
+];
+
+const INCLUDE_HELP: &str = "use `%include \"file\"` to share code between scripts";
+
+/// Names a Lua 5.1 programmer may expect but the sandbox does not have, with
+/// what to do instead.
+const REMOVED: &[(&str, &str)] = &[
+    // `package` is never loaded (`luaLoadLibraries` skips luaopen_package).
+    ("require", INCLUDE_HELP),
+    ("module", INCLUDE_HELP),
+    ("package", INCLUDE_HELP),
+    // `deny_list` of script_lua.c.
+    ("dofile", INCLUDE_HELP),
+    ("loadfile", INCLUDE_HELP),
+    (
+        "print",
+        "use `redis.log(redis.LOG_NOTICE, ...)` to write to the server log",
+    ),
+    // Set to nil after the error handler is created.
+    (
+        "debug",
+        "use `redis.debug()` and `redis.breakpoint()` with `redis-cli --ldb` to debug a script",
+    ),
+    // luaopen_io is never loaded.
+    (
+        "io",
+        "scripts cannot use files; keep data in Redis and use `redis.call`",
+    ),
+    // Removed by the CVE-2025-46818 fix.
+    (
+        "getfenv",
+        "Redis removed it from the script sandbox (CVE-2025-46818)",
+    ),
+    (
+        "setfenv",
+        "Redis removed it from the script sandbox (CVE-2025-46818)",
+    ),
+    (
+        "newproxy",
+        "Redis removed it from the script sandbox (CVE-2025-46818)",
+    ),
+    // Lua 5.2+ names.
+    (
+        "bit32",
+        "Redis has the `bit` library (LuaBitOp): `bit.band`, `bit.bor`, ...",
+    ),
+    ("utf8", "Redis runs Lua 5.1, which has no `utf8` library"),
+];
+
+/// Members of the sandbox's library tables (redis-server 7.0.15, `pairs(lib)`).
+/// `redis` is separate: newer servers add to it, so unknown members there
+/// are only warnings.
+const LIBRARIES: &[(&str, &[&str])] = &[
+    (
+        "string",
+        &[
+            "byte", "char", "dump", "find", "format", "gfind", "gmatch", "gsub", "len", "lower",
+            "match", "rep", "reverse", "sub", "upper",
+        ],
+    ),
+    (
+        "table",
+        &[
+            "concat", "foreach", "foreachi", "getn", "insert", "maxn", "remove", "setn", "sort",
+        ],
+    ),
+    (
+        "math",
+        &[
+            "abs",
+            "acos",
+            "asin",
+            "atan",
+            "atan2",
+            "ceil",
+            "cos",
+            "cosh",
+            "deg",
+            "exp",
+            "floor",
+            "fmod",
+            "frexp",
+            "huge",
+            "ldexp",
+            "log",
+            "log10",
+            "max",
+            "min",
+            "mod",
+            "modf",
+            "pi",
+            "pow",
+            "rad",
+            "random",
+            "randomseed",
+            "sin",
+            "sinh",
+            "sqrt",
+            "tan",
+            "tanh",
+        ],
+    ),
+    (
+        "coroutine",
+        &["create", "resume", "running", "status", "wrap", "yield"],
+    ),
+    (
+        "cjson",
+        &[
+            "_NAME",
+            "_VERSION",
+            "decode",
+            "decode_invalid_numbers",
+            "decode_max_depth",
+            "encode",
+            "encode_invalid_numbers",
+            "encode_keep_buffer",
+            "encode_max_depth",
+            "encode_number_precision",
+            "encode_sparse_array",
+            "new",
+            "null",
+        ],
+    ),
+    (
+        "bit",
+        &[
+            "arshift", "band", "bnot", "bor", "bswap", "bxor", "lshift", "rol", "ror", "rshift",
+            "tobit", "tohex",
+        ],
+    ),
+    ("struct", &["pack", "size", "unpack"]),
+    (
+        "cmsgpack",
+        &[
+            "_COPYRIGHT",
+            "_DESCRIPTION",
+            "_NAME",
+            "_VERSION",
+            "pack",
+            "unpack",
+            "unpack_limit",
+            "unpack_one",
+        ],
+    ),
+];
+
+const REDIS_API: &[&str] = &[
+    "LOG_DEBUG",
+    "LOG_NOTICE",
+    "LOG_VERBOSE",
+    "LOG_WARNING",
+    "REDIS_VERSION",
+    "REDIS_VERSION_NUM",
+    "REPL_ALL",
+    "REPL_AOF",
+    "REPL_NONE",
+    "REPL_REPLICA",
+    "REPL_SLAVE",
+    "acl_check_cmd",
+    "breakpoint",
+    "call",
+    "debug",
+    "error_reply",
+    "log",
+    "pcall",
+    "replicate_commands",
+    "set_repl",
+    "setresp",
+    "sha1hex",
+    "status_reply",
+];
+
+/// Shebang flags of Redis 7 (`evalExtractShebangFlags` / `scripts_flags_def`).
+const KNOWN_FLAGS: &[&str] = &[
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+
+/// Functions whose result is built from their arguments (so literals in the
+/// arguments end up in the result), for the literal-key warning.
+const STRING_BUILDERS: &[&str] = &["format", "lower", "upper", "rep", "sub", "gsub", "reverse"];
+
+fn library_members(lib: &str) -> Option<&'static [&'static str]> {
+    LIBRARIES.iter().find(|(l, _)| *l == lib).map(|(_, m)| *m)
+}
+
+fn removed_help(name: &str) -> Option<&'static str> {
+    REMOVED.iter().find(|(n, _)| *n == name).map(|(_, h)| *h)
+}
+
+/// `(is_write, first_key)` of a lowercase command name or `container|sub`.
+fn command_info(name: &str) -> Option<(bool, i32)> {
+    COMMANDS
+        .binary_search_by(|(n, _, _)| (*n).cmp(name))
+        .ok()
+        .map(|i| (COMMANDS[i].1, COMMANDS[i].2))
+}
+
+fn is_container(name: &str) -> bool {
+    let prefix = format!("{name}|");
+    let i = COMMANDS.partition_point(|(n, _, _)| *n < prefix.as_str());
+    COMMANDS
+        .get(i)
+        .is_some_and(|(n, _, _)| n.starts_with(&prefix))
+}
+
+// ---------------------------------------------------------------------------
+// Positions
+// ---------------------------------------------------------------------------
+
+/// Line lengths (in chars) of the source, to clamp underlines.
+struct Lines {
+    lens: Vec<usize>,
+}
+
+impl Lines {
+    fn new(source: &str) -> Self {
+        Lines {
+            lens: source
+                .split('\n')
+                .map(|l| l.trim_end_matches('\r').chars().count())
+                .collect(),
+        }
+    }
+
+    fn len_of(&self, line: usize) -> usize {
+        line.checked_sub(1)
+            .and_then(|i| self.lens.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Chars to underline from `start` to `end` (exclusive), clamped to the
+    /// start's line, at least 1.
+    fn span_len(&self, start: Position, end: Position) -> usize {
+        let len = if end.line() == start.line() {
+            end.character().saturating_sub(start.character())
+        } else {
+            (self.len_of(start.line()) + 1).saturating_sub(start.character())
+        };
+        len.max(1)
+    }
+}
+
+fn issue(
+    severity: Severity,
+    line: usize,
+    col: usize,
+    len: usize,
+    message: impl Into<String>,
+) -> LuaIssue {
+    LuaIssue {
+        severity,
+        line: line.max(1),
+        col: col.max(1),
+        len: len.max(1),
+        message: message.into(),
+        label: None,
+        help: None,
+    }
+}
+
+fn with(mut i: LuaIssue, label: Option<String>, help: Option<String>) -> LuaIssue {
+    i.label = label;
+    i.help = help;
+    i
+}
+
+/// Replaces the characters of a `#!` first line by spaces: full_moon sees
+/// Lua only, and every position stays where it was.
+fn blank_shebang(source: &str) -> String {
+    if !source.starts_with("#!") {
+        return source.to_string();
+    }
+    let end = source.find('\n').unwrap_or(source.len());
+    let first = source[..end].trim_end_matches('\r');
+    let mut out = String::with_capacity(source.len());
+    out.extend(first.chars().map(|_| ' '));
+    out.push_str(&source[first.len()..]);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Flags
+// ---------------------------------------------------------------------------
+
+fn check_flags(source: &str, flags: &[String], issues: &mut Vec<LuaIssue>) {
+    let first_line = if source.starts_with("#!") {
+        source
+            .split('\n')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('\r')
+    } else {
+        ""
+    };
+    // Where each flag stands on the shebang line: (char column, text).
+    let mut located: Vec<(usize, &str)> = Vec::new();
+    if let Some(at) = first_line.find("flags=") {
+        let list_start = at + "flags=".len();
+        let list_end = first_line[list_start..]
+            .find(char::is_whitespace)
+            .map_or(first_line.len(), |i| list_start + i);
+        let mut offset = list_start;
+        for part in first_line[list_start..list_end].split(',') {
+            let col = first_line[..offset].chars().count() + 1;
+            located.push((col, part.trim()));
+            offset += part.len() + 1;
+        }
+    }
+    let line_len = first_line.chars().count().max(1);
+    let mut used = vec![false; located.len()];
+    for flag in flags {
+        if KNOWN_FLAGS.contains(&flag.as_str()) {
+            continue;
+        }
+        let found = located
+            .iter()
+            .enumerate()
+            .find(|(i, (_, text))| !used[*i] && *text == flag.as_str());
+        let (col, len) = match found {
+            Some((i, (col, text))) => {
+                used[i] = true;
+                (*col, text.chars().count())
+            }
+            None => (1, line_len),
+        };
+        let (message, help) = if flag.is_empty() {
+            (
+                "empty flag in the `#!lua` line".to_string(),
+                "remove the extra `,`".to_string(),
+            )
+        } else {
+            let help = match closest(flag, KNOWN_FLAGS.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("known flags: {}", KNOWN_FLAGS.join(", ")),
+            };
+            (format!("unknown script flag `{flag}`"), help)
+        };
+        issues.push(with(
+            issue(Severity::Error, 1, col, len, message),
+            Some("Redis refuses to load a script with this flag".to_string()),
+            Some(help),
+        ));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Syntax errors
+// ---------------------------------------------------------------------------
+
+/// full_moon 3.0.0 silently drops what follows a top-level `return` or
+/// `break` (`return 1 return 2` parses without error): find it.
+fn code_after_last_statement(text: &str, ast: &Ast) -> Option<LuaIssue> {
+    let (_, end) = node_range(ast.nodes().last_stmt()?)?;
+    let end = end.bytes();
+    let rest = text.get(end..)?;
+    let mut i = 0;
+    let bytes = rest.as_bytes();
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+        } else if rest[i..].starts_with("--") {
+            i += 2;
+            match long_bracket_level(&rest[i..]) {
+                Some(eqs) => {
+                    let close = format!("]{}]", "=".repeat(eqs));
+                    match rest[i..].find(&close) {
+                        Some(at) => i += at + close.len(),
+                        // An unclosed comment is a tokenizer error, reported elsewhere.
+                        None => return None,
+                    }
+                }
+                None => i += rest[i..].find('\n').unwrap_or(rest.len() - i),
+            }
+        } else {
+            let at = end + i;
+            let (line, col) = line_col(text, at);
+            let word_len = text[at..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .count()
+                .max(1);
+            return Some(with(
+                issue(
+                    Severity::Error,
+                    line,
+                    col,
+                    word_len,
+                    "unexpected code after `return` or `break`",
+                ),
+                Some("syntax error".to_string()),
+                Some(
+                    "`return` and `break` must end their block; write `do return end` to leave early"
+                        .to_string(),
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// `[[` -> Some(0), `[==[` -> Some(2), anything else -> None.
+fn long_bracket_level(s: &str) -> Option<usize> {
+    let rest = s.strip_prefix('[')?;
+    let eqs = rest.chars().take_while(|c| *c == '=').count();
+    rest[eqs..].starts_with('[').then_some(eqs)
+}
+
+/// 1-based line and char column of a byte offset.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn syntax_issue(text: &str, lines: &Lines, error: &full_moon::Error) -> LuaIssue {
+    let structural = block_structure(text);
+    let (start, end) = error.range();
+    // At the end of the file, point at the last thing written instead.
+    let mut at_eof = None;
+    if text
+        .get(start.bytes()..)
+        .is_some_and(|r| r.trim().is_empty())
+    {
+        let last = text.trim_end();
+        if let Some(c) = last.chars().next_back() {
+            at_eof = Some(line_col(text, last.len() - c.len_utf8()));
+        }
+    }
+    let mut label = None;
+    let mut help = None;
+    let message = match error {
+        full_moon::Error::TokenizerError(e) => match e.error() {
+            TokenizerErrorType::UnclosedString => "unclosed string".to_string(),
+            TokenizerErrorType::UnclosedComment => "unclosed comment".to_string(),
+            TokenizerErrorType::InvalidNumber => "invalid number".to_string(),
+            TokenizerErrorType::UnexpectedToken(c) => {
+                help = match c {
+                    '!' => Some("Lua writes not-equal as `~=` and negation as `not`"),
+                    '&' => Some("Lua writes logical and as `and` (bit operations: `bit.band`)"),
+                    '|' => Some("Lua writes logical or as `or` (bit operations: `bit.bor`)"),
+                    '~' => Some("Lua writes not-equal as `~=` (bit operations: `bit.bnot`)"),
+                    c if !c.is_ascii() => {
+                        Some("Lua 5.1 names use only ASCII letters, digits and `_`")
+                    }
+                    _ => None,
+                }
+                .map(str::to_string);
+                format!("unexpected character `{c}`")
+            }
+            other => other.to_string(),
+        },
+        full_moon::Error::AstError(e) => {
+            let raw = e.error_message();
+            let token = e.token().to_string();
+            if let Some(s) = structural.filter(|_| {
+                raw.starts_with("expected `end`")
+                    || raw.starts_with("expected `until`")
+                    || (raw.starts_with("unexpected token") && (token == "end" || token == "until"))
+            }) {
+                return s;
+            }
+            match raw {
+                "unexpected token, this needs to be a statement" => {
+                    format!("unexpected `{token}`: expected a statement")
+                }
+                "unexpected expression when looking for a statement" => {
+                    let before = text.get(..start.bytes()).unwrap_or("").trim_end();
+                    help = Some(if before.ends_with("goto") {
+                        "Redis runs Lua 5.1, which has no `goto`".to_string()
+                    } else {
+                        "a statement is an assignment, a call, `local ...`, or a keyword such as `if`"
+                            .to_string()
+                    });
+                    "expected a statement: an expression alone is not a statement".to_string()
+                }
+                "unexpected statement after last statement" => {
+                    help = Some(
+                        "`return` and `break` must end their block; write `do return end` to leave early"
+                            .to_string(),
+                    );
+                    "unexpected code after `return` or `break`".to_string()
+                }
+                "expected values to set to" => "expected an expression after `=`".to_string(),
+                "expected expression after binary operator" => {
+                    let at = start.bytes();
+                    if text.get(at..at + 2) == Some("//")
+                        || (at > 0 && text.get(at - 1..at + 1) == Some("//"))
+                    {
+                        help = Some(
+                            "Lua 5.1 has no `//` operator: use `math.floor(a / b)`".to_string(),
+                        );
+                    }
+                    "expected an expression after the operator".to_string()
+                }
+                other => match other
+                    .strip_suffix(" block")
+                    .and_then(|h| h.strip_prefix("expected `end` to close "))
+                {
+                    Some(what) => format!("expected `end` to close the {what}"),
+                    None => other.to_string(),
+                },
+            }
+        }
+    };
+    if label.is_none() {
+        label = Some("syntax error".to_string());
+    }
+    let (line, col, len) = match at_eof {
+        Some((line, col)) => (line, col, 1),
+        None => (start.line(), start.character(), lines.span_len(start, end)),
+    };
+    with(issue(Severity::Error, line, col, len, message), label, help)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opener {
+    Function,
+    If,
+    While,
+    For,
+    Do,
+    Repeat,
+}
+
+impl Opener {
+    fn word(self) -> &'static str {
+        match self {
+            Opener::Function => "function",
+            Opener::If => "if",
+            Opener::While => "while",
+            Opener::For => "for",
+            Opener::Do => "do",
+            Opener::Repeat => "repeat",
+        }
+    }
+}
+
+/// Matches block keywords (`function`/`if`/`while`/`for`/`do`/`repeat` with
+/// `end`/`until`) on the token stream, to say which block is unclosed: the
+/// parser only knows where it gave up.
+fn block_structure(text: &str) -> Option<LuaIssue> {
+    let tokens: Vec<Token> = match Lexer::new(text, LuaVersion::lua51()).collect() {
+        LexerResult::Ok(t) | LexerResult::Recovered(t, _) => t,
+        _ => return None,
+    };
+    // (opener, its token's start, indentation of its line, waiting for `do`)
+    let mut stack: Vec<(Opener, Position, usize, bool)> = Vec::new();
+    // An opener closed by an `end` indented less than the opener's line: the
+    // likely culprit when a later block turns out unclosed.
+    let mut suspicious: Option<(Opener, Position)> = None;
+    let indent_of = |line: usize| -> usize {
+        text.split('\n').nth(line.saturating_sub(1)).map_or(0, |l| {
+            l.chars().take_while(|c| *c == ' ' || *c == '\t').count()
+        })
+    };
+    let at = |pos: Position, len: usize, message: String, label: &str, help: Option<&str>| {
+        with(
+            issue(Severity::Error, pos.line(), pos.character(), len, message),
+            Some(label.to_string()),
+            help.map(str::to_string),
+        )
+    };
+    for token in &tokens {
+        let TokenType::Symbol { symbol } = token.token_type() else {
+            continue;
+        };
+        let pos = token.start_position();
+        match symbol {
+            Symbol::Function => stack.push((Opener::Function, pos, indent_of(pos.line()), false)),
+            Symbol::If => stack.push((Opener::If, pos, indent_of(pos.line()), false)),
+            Symbol::While => stack.push((Opener::While, pos, indent_of(pos.line()), true)),
+            Symbol::For => stack.push((Opener::For, pos, indent_of(pos.line()), true)),
+            Symbol::Repeat => stack.push((Opener::Repeat, pos, indent_of(pos.line()), false)),
+            Symbol::Do => match stack.last_mut() {
+                Some((_, _, _, waiting @ true)) => *waiting = false,
+                _ => stack.push((Opener::Do, pos, indent_of(pos.line()), false)),
+            },
+            Symbol::End => match stack.pop() {
+                None => {
+                    return Some(at(
+                        pos,
+                        3,
+                        "unexpected `end`: there is no open block to close".to_string(),
+                        "no block to close",
+                        Some("remove this `end`, or check the blocks above it"),
+                    ))
+                }
+                Some((Opener::Repeat, _, _, _)) => {
+                    return Some(at(
+                        pos,
+                        3,
+                        "expected `until` to close `repeat`, found `end`".to_string(),
+                        "expected `until ...`",
+                        None,
+                    ));
+                }
+                Some((opener, open, indent, _)) => {
+                    if suspicious.is_none() && indent_of(pos.line()) < indent {
+                        suspicious = Some((opener, open));
+                    }
+                }
+            },
+            Symbol::Until => match stack.pop() {
+                Some((Opener::Repeat, _, _, _)) => {}
+                Some((opener, open, _, _)) => {
+                    return Some(at(
+                        open,
+                        opener.word().len(),
+                        format!("expected `end` to close `{}`", opener.word()),
+                        &format!("this `{}` is not closed before `until`", opener.word()),
+                        None,
+                    ))
+                }
+                None => {
+                    return Some(at(
+                        pos,
+                        5,
+                        "unexpected `until`: there is no `repeat` to close".to_string(),
+                        "no `repeat` to close",
+                        None,
+                    ))
+                }
+            },
+            _ => {}
+        }
+    }
+    let (opener, open, _, _) = *stack.last()?;
+    let (opener, open, label) = match suspicious {
+        Some((o, p)) => (
+            o,
+            p,
+            format!("this `{}` seems to be missing its `end`", o.word()),
+        ),
+        None => (
+            opener,
+            open,
+            format!("this `{}` is never closed", opener.word()),
+        ),
+    };
+    let close = if opener == Opener::Repeat {
+        "until"
+    } else {
+        "end"
+    };
+    Some(at(
+        open,
+        opener.word().len(),
+        format!("expected `{close}` to close `{}`", opener.word()),
+        &label,
+        Some("add the missing `end`; when an inner block lacks its `end`, it takes the `end` of the block around it"),
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Names, calls and keys
+// ---------------------------------------------------------------------------
+
+struct Options<'p> {
+    params: &'p [&'p str],
+    key_params: &'p [&'p str],
+    no_writes: bool,
+    no_cluster: bool,
+}
+
+/// What the literal-key warning knows about a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Val {
+    /// Contains a string literal (through `..`, `string.format`, ...).
+    lit: bool,
+    /// May come from a declared key (KEYS, a `%key`) or from something the
+    /// checker cannot follow (function parameters, calls of local
+    /// functions, ...): never warn about it.
+    key: bool,
+}
+
+impl Val {
+    const PLAIN: Val = Val {
+        lit: false,
+        key: false,
+    };
+    const OPAQUE: Val = Val {
+        lit: false,
+        key: true,
+    };
+    const LITERAL: Val = Val {
+        lit: true,
+        key: false,
+    };
+
+    fn join(self, other: Val) -> Val {
+        Val {
+            lit: self.lit || other.lit,
+            key: self.key || other.key,
+        }
+    }
+
+    /// A value computed from this one without keeping its text.
+    fn derived(self) -> Val {
+        Val {
+            lit: false,
+            key: self.key,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ParamKind {
+    Key,
+    Arg,
+}
+
+struct Binding<'a> {
+    name: &'a str,
+    line: usize,
+    col: usize,
+    param: Option<ParamKind>,
+    /// Reads on other lines than the binding's own.
+    reads: usize,
+    /// Read at all yet, in this pass.
+    read: bool,
+}
+
+/// How a name resolves.
+enum Resolved {
+    Local(usize),
+    Global,
+    Removed(&'static str),
+    Undefined,
+}
+
+struct Walker<'a, 'o> {
+    lines: &'a Lines,
+    opts: &'o Options<'o>,
+    bindings: Vec<Binding<'a>>,
+    /// Values per binding: the previous pass's final values joined with this
+    /// pass's assignments so far (flow-insensitive, so loops are covered).
+    vals: Vec<Val>,
+    prev: Vec<Val>,
+    /// In-scope locals, innermost last.
+    scope: Vec<(&'a str, usize)>,
+    frames: Vec<usize>,
+    /// Whether each enclosing function takes `...`.
+    varargs: Vec<bool>,
+    /// Loops around the current point, per enclosing function.
+    loops: Vec<usize>,
+    claimed_params: HashSet<&'a str>,
+    /// A binding's value grew after it was read: some reads saw less than
+    /// the final value, walk again.
+    stale: bool,
+    issues: Vec<LuaIssue>,
+}
+
+fn analyze(ast: &Ast, lines: &Lines, opts: &Options) -> Vec<LuaIssue> {
+    // A binding's value is the join of everything assigned to it anywhere
+    // (flow-insensitive, so loops are covered). When a value grows after it
+    // was read, walk again starting from the final values; values only grow
+    // (two bits each), so this ends. One pass is typical.
+    let mut prev: Vec<Val> = Vec::new();
+    for _ in 0..8 {
+        let mut w = Walker::new(lines, opts, std::mem::take(&mut prev));
+        w.block(ast.nodes(), true);
+        if !w.stale {
+            w.unused_params();
+            return w.issues;
+        }
+        prev = w.vals;
+    }
+    // Not settled (should not happen): keep everything but the warnings that
+    // depend on values.
+    let mut w = Walker::new(lines, opts, prev.iter().map(|_| Val::OPAQUE).collect());
+    w.block(ast.nodes(), true);
+    w.unused_params();
+    w.issues
+}
+
+/// The value of a call: builders keep their arguments' literals, other
+/// sandbox functions give a plain value, anything else is opaque.
+fn call_result(path: Option<(&str, Option<&str>)>, args: &[(Val, Option<&Expression>)]) -> Val {
+    let joined = args.iter().fold(Val::PLAIN, |acc, (v, _)| acc.join(*v));
+    match path {
+        Some(("tostring", None)) => joined,
+        Some(("string", Some(m))) if STRING_BUILDERS.contains(&m) => joined,
+        Some(_) => joined.derived(),
+        None => Val::OPAQUE,
+    }
+}
+
+/// A node's first and last positions, from its tokens: full_moon's own
+/// `Node::range` misses closing brackets (`t[1]` ends before the `]`).
+fn node_range(node: &impl Node) -> Option<(Position, Position)> {
+    let mut range: Option<(Position, Position)> = None;
+    for token in node.tokens() {
+        let (s, e) = (token.token().start_position(), token.token().end_position());
+        range = Some(match range {
+            None => (s, e),
+            Some((rs, re)) => (rs.min(s), re.max(e)),
+        });
+    }
+    range
+}
+
+fn name_of(token: &TokenReference) -> &str {
+    match token.token_type() {
+        TokenType::Identifier { identifier } => identifier.as_str(),
+        _ => "",
+    }
+}
+
+fn string_literal(token: &TokenReference) -> Option<&str> {
+    match token.token_type() {
+        TokenType::StringLiteral { literal, .. } if !literal.contains('\\') => {
+            Some(literal.as_str())
+        }
+        _ => None,
+    }
+}
+
+fn is_symbol(token: &TokenReference, wanted: Symbol) -> bool {
+    matches!(token.token_type(), TokenType::Symbol { symbol } if *symbol == wanted)
+}
+
+fn pos(token: &TokenReference) -> Position {
+    token.token().start_position()
+}
+
+impl<'a, 'o> Walker<'a, 'o> {
+    fn new(lines: &'a Lines, opts: &'o Options<'o>, prev: Vec<Val>) -> Self {
+        Walker {
+            lines,
+            opts,
+            bindings: Vec::new(),
+            vals: Vec::new(),
+            prev,
+            scope: Vec::new(),
+            frames: Vec::new(),
+            varargs: vec![true],
+            loops: vec![0],
+            claimed_params: HashSet::new(),
+            stale: false,
+            issues: Vec::new(),
+        }
+    }
+
+    // --- issues --------------------------------------------------------
+
+    fn at_token(
+        &mut self,
+        severity: Severity,
+        token: &TokenReference,
+        message: String,
+    ) -> &mut LuaIssue {
+        let start = token.token().start_position();
+        let end = token.token().end_position();
+        let len = self.lines.span_len(start, end);
+        self.issues.push(issue(
+            severity,
+            start.line(),
+            start.character(),
+            len,
+            message,
+        ));
+        self.issues.last_mut().expect("just pushed")
+    }
+
+    fn at_node(
+        &mut self,
+        severity: Severity,
+        node: &impl Node,
+        message: String,
+    ) -> Option<&mut LuaIssue> {
+        let (start, end) = node_range(node)?;
+        let len = self.lines.span_len(start, end);
+        self.issues.push(issue(
+            severity,
+            start.line(),
+            start.character(),
+            len,
+            message,
+        ));
+        self.issues.last_mut()
+    }
+
+    // --- scopes --------------------------------------------------------
+
+    fn push_frame(&mut self) {
+        self.frames.push(self.scope.len());
+    }
+
+    fn pop_frame(&mut self) {
+        let start = self.frames.pop().unwrap_or(0);
+        self.scope.truncate(start);
+    }
+
+    fn declare(&mut self, token: &'a TokenReference, init: Val) -> usize {
+        let name = name_of(token);
+        let id = self.bindings.len();
+        let p = pos(token);
+        self.bindings.push(Binding {
+            name,
+            line: p.line(),
+            col: p.character(),
+            param: None,
+            reads: 0,
+            read: false,
+        });
+        let prev = self.prev.get(id).copied().unwrap_or_default();
+        self.vals.push(prev.join(init));
+        self.scope.push((name, id));
+        id
+    }
+
+    fn resolve(&self, name: &str) -> Resolved {
+        if let Some((_, id)) = self.scope.iter().rev().find(|(n, _)| *n == name) {
+            return Resolved::Local(*id);
+        }
+        if GLOBALS.contains(&name) {
+            return Resolved::Global;
+        }
+        match removed_help(name) {
+            Some(help) => Resolved::Removed(help),
+            None => Resolved::Undefined,
+        }
+    }
+
+    fn suggest(&self, name: &str) -> Option<&'a str> {
+        let locals = self.scope.iter().rev().map(|(n, _)| *n);
+        let globals = GLOBALS.iter().map(|g| -> &'a str { g });
+        closest(name, locals.chain(globals))
+    }
+
+    fn global_val(name: &str) -> Val {
+        if name == "KEYS" {
+            Val::OPAQUE
+        } else {
+            Val::PLAIN
+        }
+    }
+
+    fn grow(&mut self, id: usize, value: Val) {
+        let new = self.vals[id].join(value);
+        if new != self.vals[id] {
+            self.stale |= self.bindings[id].read;
+            self.vals[id] = new;
+        }
+    }
+
+    /// A name read as a value: its value, the sandbox global it names, the
+    /// local it names.
+    fn read_name(&mut self, token: &'a TokenReference) -> (Val, Option<&'a str>, Option<usize>) {
+        let name = name_of(token);
+        let (val, global) = match self.resolve(name) {
+            Resolved::Local(id) => {
+                let b = &mut self.bindings[id];
+                b.read = true;
+                if pos(token).line() != b.line {
+                    b.reads += 1;
+                }
+                return (self.vals[id], None, Some(id));
+            }
+            Resolved::Global => (Self::global_val(name), Some(name)),
+            Resolved::Removed(help) => {
+                let i = self.at_token(
+                    Severity::Error,
+                    token,
+                    format!("`{name}` is not available in Redis scripts"),
+                );
+                i.label = Some("removed from the Redis Lua sandbox".to_string());
+                i.help = Some(help.to_string());
+                (Val::OPAQUE, None)
+            }
+            Resolved::Undefined => {
+                let help = self.suggest(name).map(|c| format!("did you mean `{c}`?"));
+                let i = self.at_token(
+                    Severity::Error,
+                    token,
+                    format!("undefined variable `{name}`"),
+                );
+                i.label = Some("not found in this scope".to_string());
+                i.help = help;
+                (Val::OPAQUE, None)
+            }
+        };
+        (val, global, None)
+    }
+
+    /// A name assigned to (`name = ...`, `function name() ... end`).
+    fn assign_name(&mut self, token: &'a TokenReference, value: Val, is_function: bool) {
+        let name = name_of(token);
+        match self.resolve(name) {
+            Resolved::Local(id) => self.grow(id, value),
+            Resolved::Global => {
+                let i = self.at_token(
+                    Severity::Error,
+                    token,
+                    format!(
+                        "cannot assign to `{name}`: Redis makes the script's globals read-only"
+                    ),
+                );
+                i.label = Some("assignment to a sandbox global".to_string());
+                i.help = Some(format!("use a local with another name than `{name}`"));
+            }
+            Resolved::Removed(_) | Resolved::Undefined => {
+                let declare = if is_function {
+                    "declare it with `local function`"
+                } else {
+                    "declare it with `local`"
+                };
+                let help = match self.suggest(name).filter(|c| !GLOBALS.contains(c)) {
+                    Some(c) => format!("{declare} (or did you mean `{c}`?)"),
+                    None => declare.to_string(),
+                };
+                let i = self.at_token(
+                    Severity::Error,
+                    token,
+                    format!("assignment to undefined global `{name}`: Redis scripts may not create globals"),
+                );
+                i.label = Some("creates a global".to_string());
+                i.help = Some(help);
+            }
+        }
+    }
+
+    // --- statements ----------------------------------------------------
+
+    /// Walks a block in a new scope; `top` for the script's own chunk.
+    fn block(&mut self, block: &'a Block, top: bool) {
+        self.push_frame();
+        self.block_body(block, top);
+        self.pop_frame();
+    }
+
+    fn block_body(&mut self, block: &'a Block, top: bool) {
+        for stmt in block.stmts() {
+            self.stmt(stmt, top);
+        }
+        match block.last_stmt() {
+            Some(LastStmt::Return(ret)) => {
+                for e in ret.returns().iter() {
+                    self.expr(e);
+                }
+            }
+            Some(LastStmt::Break(token)) if self.loops.last() == Some(&0) => {
+                let i = self.at_token(Severity::Error, token, "`break` outside a loop".to_string());
+                i.label = Some("no loop to break".to_string());
+                i.help = Some("to leave the script early, use `return`".to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt, top: bool) {
+        match stmt {
+            Stmt::LocalAssignment(local) => {
+                let exprs: Vec<&'a Expression> = local.expressions().iter().collect();
+                let vals: Vec<Val> = exprs.iter().map(|e| self.expr(e)).collect();
+                // Extra names take the rest of a trailing call's results, or nil.
+                let spill = match exprs.last() {
+                    Some(Expression::FunctionCall(_)) => vals.last().copied().unwrap_or_default(),
+                    _ => Val::PLAIN,
+                };
+                for (i, name) in local.names().iter().enumerate() {
+                    let val = vals.get(i).copied().unwrap_or(spill);
+                    let id = self.declare(name, val);
+                    if top && self.frames.len() == 1 {
+                        self.mark_param(id);
+                    }
+                }
+            }
+            Stmt::LocalFunction(f) => {
+                self.declare(f.name(), Val::PLAIN);
+                self.function_body(f.body(), false);
+            }
+            Stmt::FunctionDeclaration(f) => self.function_declaration(f),
+            Stmt::Assignment(assign) => {
+                let exprs: Vec<&'a Expression> = assign.expressions().iter().collect();
+                let vals: Vec<Val> = exprs.iter().map(|e| self.expr(e)).collect();
+                let spill = match exprs.last() {
+                    Some(Expression::FunctionCall(_)) => vals.last().copied().unwrap_or_default(),
+                    _ => Val::PLAIN,
+                };
+                for (i, var) in assign.variables().iter().enumerate() {
+                    let val = vals.get(i).copied().unwrap_or(spill);
+                    match var {
+                        Var::Name(token) => self.assign_name(token, val, false),
+                        Var::Expression(ve) => {
+                            let suffixes: Vec<&'a Suffix> = ve.suffixes().collect();
+                            self.chain(ve.prefix(), &suffixes, Some(val));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Stmt::FunctionCall(call) => {
+                self.function_call(call);
+            }
+            Stmt::Do(d) => self.block(d.block(), false),
+            Stmt::While(w) => {
+                self.expr(w.condition());
+                self.in_loop(|me| me.block(w.block(), false));
+            }
+            Stmt::Repeat(r) => {
+                // The `until` condition sees the body's locals.
+                self.push_frame();
+                self.in_loop(|me| me.block_body(r.block(), false));
+                self.expr(r.until());
+                self.pop_frame();
+            }
+            Stmt::If(i) => {
+                self.expr(i.condition());
+                self.block(i.block(), false);
+                if let Some(else_ifs) = i.else_if() {
+                    for e in else_ifs {
+                        self.expr(e.condition());
+                        self.block(e.block(), false);
+                    }
+                }
+                if let Some(b) = i.else_block() {
+                    self.block(b, false);
+                }
+            }
+            Stmt::NumericFor(f) => {
+                let mut val = self.expr(f.start()).join(self.expr(f.end())).derived();
+                if let Some(step) = f.step() {
+                    val = val.join(self.expr(step).derived());
+                }
+                self.push_frame();
+                self.declare(f.index_variable(), val);
+                self.in_loop(|me| me.block(f.block(), false));
+                self.pop_frame();
+            }
+            Stmt::GenericFor(f) => {
+                let mut val = Val::PLAIN;
+                for e in f.expressions().iter() {
+                    val = val.join(self.expr(e).derived());
+                }
+                self.push_frame();
+                for name in f.names().iter() {
+                    self.declare(name, val);
+                }
+                self.in_loop(|me| me.block(f.block(), false));
+                self.pop_frame();
+            }
+            _ => {}
+        }
+    }
+
+    fn in_loop(&mut self, body: impl FnOnce(&mut Self)) {
+        if let Some(n) = self.loops.last_mut() {
+            *n += 1;
+        }
+        body(self);
+        if let Some(n) = self.loops.last_mut() {
+            *n -= 1;
+        }
+    }
+
+    /// The first top-level `local` of a declared parameter's name is its
+    /// binding (the line the assembler generated).
+    fn mark_param(&mut self, id: usize) {
+        let name = self.bindings[id].name;
+        if !self.opts.params.contains(&name) || !self.claimed_params.insert(name) {
+            return;
+        }
+        let kind = if self.opts.key_params.contains(&name) {
+            self.grow(id, Val::OPAQUE);
+            ParamKind::Key
+        } else {
+            ParamKind::Arg
+        };
+        self.bindings[id].param = Some(kind);
+    }
+
+    fn unused_params(&mut self) {
+        for b in &self.bindings {
+            let Some(kind) = b.param else { continue };
+            if b.reads > 0 {
+                continue;
+            }
+            let directive = match kind {
+                ParamKind::Key => "%key",
+                ParamKind::Arg => "%arg",
+            };
+            self.issues.push(with(
+                issue(
+                    Severity::Warning,
+                    b.line,
+                    b.col,
+                    b.name.chars().count(),
+                    format!("`{directive} {}` is never used", b.name),
+                ),
+                Some("declared here".to_string()),
+                Some(format!(
+                    "remove the `{directive}` line, or use `{}` in the script",
+                    b.name
+                )),
+            ));
+        }
+    }
+
+    fn function_declaration(&mut self, f: &'a FunctionDeclaration) {
+        let name = f.name();
+        let names: Vec<&'a TokenReference> = name.names().iter().collect();
+        let method = name.method_name().is_some();
+        match names.as_slice() {
+            [] => {}
+            [single] if !method => self.assign_name(single, Val::PLAIN, true),
+            [root, rest @ ..] => {
+                // `function a.b.c()` / `function a:m()`: reads `a`, writes a field.
+                let (_, global, _) = self.read_name(root);
+                if let Some(g) = global.filter(|g| *g != "KEYS" && *g != "ARGV") {
+                    let field = rest
+                        .first()
+                        .map(|t| name_of(t))
+                        .or_else(|| name.method_name().map(name_of))
+                        .unwrap_or("");
+                    let i = self.at_token(
+                        Severity::Error,
+                        root,
+                        format!("cannot modify `{g}.{field}`: Redis makes the sandbox's tables read-only"),
+                    );
+                    i.label = Some("writes into a read-only table".to_string());
+                    i.help =
+                        Some("keep your functions in locals: `local function ...`".to_string());
+                }
+            }
+        }
+        self.function_body(f.body(), method);
+    }
+
+    fn function_body(&mut self, body: &'a FunctionBody, method: bool) {
+        self.push_frame();
+        let mut vararg = false;
+        if method {
+            // `self` has no token of its own: bind it to the function's
+            // parameter list position; it is never reported.
+            self.bind_implicit_self(body);
+        }
+        for p in body.parameters().iter() {
+            match p {
+                Parameter::Name(token) => {
+                    self.declare(token, Val::OPAQUE);
+                }
+                Parameter::Ellipsis(_) => vararg = true,
+                _ => {}
+            }
+        }
+        self.varargs.push(vararg);
+        self.loops.push(0);
+        self.block(body.block(), false);
+        self.loops.pop();
+        self.varargs.pop();
+        self.pop_frame();
+    }
+
+    fn bind_implicit_self(&mut self, body: &'a FunctionBody) {
+        let (open, _) = body.parameters_parentheses().tokens();
+        let p = pos(open);
+        let id = self.bindings.len();
+        self.bindings.push(Binding {
+            name: "self",
+            line: p.line(),
+            col: p.character(),
+            param: None,
+            reads: 0,
+            read: false,
+        });
+        let prev = self.prev.get(id).copied().unwrap_or_default();
+        self.vals.push(prev.join(Val::OPAQUE));
+        self.scope.push(("self", id));
+    }
+
+    // --- expressions ---------------------------------------------------
+
+    fn expr(&mut self, e: &'a Expression) -> Val {
+        match e {
+            Expression::String(_) => Val::LITERAL,
+            Expression::Number(_) => Val::PLAIN,
+            Expression::Symbol(token) => {
+                if is_symbol(token, Symbol::Ellipsis) {
+                    if self.varargs.last() == Some(&false) {
+                        let i = self.at_token(
+                            Severity::Error,
+                            token,
+                            "cannot use `...` outside a vararg function".to_string(),
+                        );
+                        i.label = Some("this function does not take `...`".to_string());
+                        i.help = Some("add `...` to the function's parameters".to_string());
+                    }
+                    Val::OPAQUE
+                } else {
+                    Val::PLAIN
+                }
+            }
+            Expression::Parentheses { expression, .. } => self.expr(expression),
+            Expression::UnaryOperator { expression, .. } => self.expr(expression).derived(),
+            Expression::BinaryOperator { lhs, binop, rhs } => {
+                let l = self.expr(lhs);
+                let r = self.expr(rhs);
+                match binop {
+                    BinOp::TwoDots(_) | BinOp::And(_) | BinOp::Or(_) => l.join(r),
+                    _ => l.join(r).derived(),
+                }
+            }
+            Expression::Function(f) => {
+                self.function_body(f.body(), false);
+                Val::PLAIN
+            }
+            Expression::FunctionCall(call) => self.function_call(call),
+            Expression::TableConstructor(t) => self.table(t),
+            Expression::Var(Var::Name(token)) => self.read_name(token).0,
+            Expression::Var(Var::Expression(ve)) => {
+                let suffixes: Vec<&'a Suffix> = ve.suffixes().collect();
+                self.chain(ve.prefix(), &suffixes, None)
+            }
+            _ => Val::OPAQUE,
+        }
+    }
+
+    /// A table is never a literal key, but may hold keys.
+    fn table(&mut self, t: &'a TableConstructor) -> Val {
+        let mut val = Val::PLAIN;
+        for field in t.fields().iter() {
+            match field {
+                Field::ExpressionKey { key, value, .. } => {
+                    self.expr(key);
+                    val = val.join(self.expr(value).derived());
+                }
+                Field::NameKey { value, .. } => val = val.join(self.expr(value).derived()),
+                Field::NoKey(value) => val = val.join(self.expr(value).derived()),
+                _ => {}
+            }
+        }
+        val
+    }
+
+    fn function_call(&mut self, call: &'a FunctionCall) -> Val {
+        let suffixes: Vec<&'a Suffix> = call.suffixes().collect();
+        self.chain(call.prefix(), &suffixes, None)
+    }
+
+    fn args(&mut self, args: &'a FunctionArgs) -> Vec<(Val, Option<&'a Expression>)> {
+        match args {
+            FunctionArgs::Parentheses { arguments, .. } => {
+                arguments.iter().map(|e| (self.expr(e), Some(e))).collect()
+            }
+            FunctionArgs::String(_) => vec![(Val::LITERAL, None)],
+            FunctionArgs::TableConstructor(t) => vec![(self.table(t), None)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// `prefix` followed by `.x`, `[e]`, `(...)`, `:m(...)` suffixes. With
+    /// `assign`, the chain is an assignment target and the last suffix is the
+    /// field written.
+    fn chain(&mut self, prefix: &'a Prefix, suffixes: &[&'a Suffix], assign: Option<Val>) -> Val {
+        let (mut val, mut global, root_local) = match prefix {
+            Prefix::Name(token) => self.read_name(token),
+            Prefix::Expression(e) => (self.expr(e), None, None),
+            _ => (Val::OPAQUE, None, None),
+        };
+        // `global.member` while the chain is still a plain path.
+        let mut member: Option<&'a str> = None;
+        let mut all_index = true;
+        let last = suffixes.len().saturating_sub(1);
+        for (i, suffix) in suffixes.iter().enumerate() {
+            let target = assign.is_some() && i == last;
+            match suffix {
+                Suffix::Index(index) => {
+                    match index {
+                        Index::Dot { name, .. } => {
+                            if i == 0 {
+                                if let Some(g) = global {
+                                    self.check_member(g, name, target);
+                                    member = Some(name_of(name));
+                                }
+                            }
+                        }
+                        Index::Brackets { expression, .. } => {
+                            self.expr(expression);
+                        }
+                        _ => {}
+                    }
+                    if target {
+                        let writable = |g: &&str| *g != "KEYS" && *g != "ARGV";
+                        let reported = i == 0 && matches!(index, Index::Dot { .. });
+                        match (global.filter(writable), prefix) {
+                            // `lib.x = ...` was reported by check_member.
+                            (Some(_), _) if reported => {}
+                            (Some(g), Prefix::Name(token)) if all_index => {
+                                let i = self.at_token(
+                                    Severity::Error,
+                                    token,
+                                    format!("cannot modify `{g}`: Redis makes the sandbox's tables read-only"),
+                                );
+                                i.label = Some("writes into a read-only table".to_string());
+                                i.help = Some("copy what you need into a local table".to_string());
+                            }
+                            _ => {
+                                if let Some(id) = root_local.filter(|_| all_index) {
+                                    let v = assign.unwrap_or_default();
+                                    self.grow(id, v.derived());
+                                }
+                            }
+                        }
+                        return Val::PLAIN;
+                    }
+                    val = val.derived();
+                    if i > 0 {
+                        global = None;
+                    }
+                }
+                Suffix::Call(Call::AnonymousCall(args)) => {
+                    all_index = false;
+                    let args = self.args(args);
+                    let path = match (i, global, member) {
+                        (0, Some(g), None) => Some((g, None)),
+                        (1, Some(g), Some(m)) => Some((g, Some(m))),
+                        _ => None,
+                    };
+                    val = call_result(path, &args);
+                    if let Some(("redis", Some("call" | "pcall"))) = path {
+                        self.redis_call(&args);
+                    }
+                    global = None;
+                    member = None;
+                }
+                Suffix::Call(Call::MethodCall(m)) => {
+                    all_index = false;
+                    let args = self.args(m.args());
+                    let name = name_of(m.name());
+                    val = if STRING_BUILDERS.contains(&name) {
+                        args.iter().fold(val, |acc, (v, _)| acc.join(*v))
+                    } else {
+                        Val::OPAQUE
+                    };
+                    global = None;
+                    member = None;
+                }
+                _ => {
+                    all_index = false;
+                    val = Val::OPAQUE;
+                    global = None;
+                    member = None;
+                }
+            }
+        }
+        val
+    }
+
+    /// `lib.name` where `lib` is a sandbox global.
+    fn check_member(&mut self, lib: &str, token: &'a TokenReference, target: bool) {
+        let name = name_of(token);
+        if target && lib != "KEYS" && lib != "ARGV" {
+            let i = self.at_token(
+                Severity::Error,
+                token,
+                format!("cannot modify `{lib}.{name}`: Redis makes the sandbox's tables read-only"),
+            );
+            i.label = Some("writes into a read-only table".to_string());
+            i.help = Some("keep your own values in locals".to_string());
+            return;
+        }
+        if lib == "os" {
+            if name == "clock" {
+                return;
+            }
+            let time = matches!(name, "time" | "date" | "difftime");
+            let i = self.at_token(
+                Severity::Error,
+                token,
+                format!("`os.{name}` is not available in Redis scripts"),
+            );
+            i.label = Some("the sandbox's `os` only has `clock`".to_string());
+            i.help = Some(if time {
+                "use `redis.call('TIME')` (seconds and microseconds, as strings)".to_string()
+            } else {
+                "only `os.clock()` is available (Redis 7.4 and later)".to_string()
+            });
+            return;
+        }
+        if lib == "redis" {
+            if !REDIS_API.contains(&name) {
+                let help = closest(name, REDIS_API.iter().copied())
+                    .map(|c| format!("did you mean `redis.{c}`?"));
+                let i = self.at_token(
+                    Severity::Warning,
+                    token,
+                    format!("`redis.{name}` is not in the Redis 7.0 scripting API"),
+                );
+                i.label = Some("unknown `redis` function".to_string());
+                i.help = help;
+            }
+            return;
+        }
+        let Some(members) = library_members(lib) else {
+            return;
+        };
+        if !members.contains(&name) {
+            let help = closest(name, members.iter().copied())
+                .map(|c| format!("did you mean `{lib}.{c}`?"));
+            let i = self.at_token(
+                Severity::Error,
+                token,
+                format!("`{lib}.{name}` does not exist in Redis' Lua"),
+            );
+            i.label = Some(format!("not in the `{lib}` library"));
+            i.help = help;
+        }
+    }
+
+    /// `redis.call`/`redis.pcall` with a literal command name.
+    fn redis_call(&mut self, args: &[(Val, Option<&'a Expression>)]) {
+        let Some((_, Some(Expression::String(cmd_token)))) = args.first() else {
+            return;
+        };
+        let Some(cmd) = string_literal(cmd_token) else {
+            return;
+        };
+        let lower = cmd.to_ascii_lowercase();
+        let mut info = command_info(&lower);
+        let mut shown = cmd.to_string();
+        if is_container(&lower) {
+            if let Some((_, Some(Expression::String(sub_token)))) = args.get(1) {
+                if let Some(sub) = string_literal(sub_token) {
+                    let full = format!("{lower}|{}", sub.to_ascii_lowercase());
+                    if let Some(found) = command_info(&full) {
+                        info = Some(found);
+                        shown = format!("{cmd} {sub}");
+                    }
+                }
+            }
+        }
+        let Some((is_write, first_key)) = info else {
+            return;
+        };
+        if is_write && self.opts.no_writes {
+            let i = self.at_token(
+                Severity::Error,
+                cmd_token,
+                format!("`{shown}` is a write command, but the script has the `no-writes` flag"),
+            );
+            i.label = Some("Redis refuses writes in a `no-writes` script".to_string());
+            i.help =
+                Some("remove `no-writes` from the `#!lua` line, or remove the write".to_string());
+        }
+        if first_key > 0 && !self.opts.no_cluster {
+            if let Some((val, Some(expr))) = args.get(first_key as usize) {
+                if val.lit && !val.key {
+                    if let Some(i) = self.at_node(
+                        Severity::Warning,
+                        expr,
+                        "key built from literals: it will not work on Redis Cluster; declare it with %key"
+                            .to_string(),
+                    ) {
+                        i.label = Some("not a declared key".to_string());
+                        i.help = Some(
+                            "pass the key in with `%key name` (or add `flags=no-cluster` if the script never runs on a cluster)"
+                                .to_string(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(src: &str) -> Vec<LuaIssue> {
+        check(src, &[], &[], &[])
+    }
+
+    fn errors(issues: &[LuaIssue]) -> Vec<&LuaIssue> {
+        issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .collect()
+    }
+
+    fn warnings(issues: &[LuaIssue]) -> Vec<&LuaIssue> {
+        issues
+            .iter()
+            .filter(|i| i.severity == Severity::Warning)
+            .collect()
+    }
+
+    fn assert_clean(src: &str) {
+        let issues = run(src);
+        assert!(issues.is_empty(), "expected no issues, got {issues:#?}");
+    }
+
+    fn only_error(src: &str) -> LuaIssue {
+        let issues = run(src);
+        let errs = errors(&issues);
+        assert_eq!(errs.len(), 1, "expected one error, got {issues:#?}");
+        errs[0].clone()
+    }
+
+    // --- the redis-lua docs' mistake --------------------------------------
+
+    const DOCS_MISTAKE: &str = "local size = tonumber(ARGV[1])
+local members = cjson.decode(ARGV[2])
+-- %return dict
+
+local foo_id = redis.call('INCR', 'foo:last_id')
+local foo_root_key = string.format('foo:%s', foo_id)
+local foo_members_key = foo_root_key .. ':members'
+local foo_size_key = foo_size_key .. ':size'
+
+redis.call('SET', foo_size_key, size)
+redis.call('SADD', foo_members_key, unpack(members))
+
+return cjson.encode({
+    id=foo_id,
+    members=members,
+    size=size,
+})
+";
+
+    #[test]
+    fn docs_mistake_reads_the_global_in_its_own_initializer() {
+        let issues = check(DOCS_MISTAKE, &["size", "members"], &[], &[]);
+        let errs = errors(&issues);
+        assert_eq!(errs.len(), 1, "{issues:#?}");
+        assert_eq!(
+            *errs[0],
+            LuaIssue {
+                severity: Severity::Error,
+                line: 8,
+                col: 22,
+                len: 12,
+                message: "undefined variable `foo_size_key`".to_string(),
+                label: Some("not found in this scope".to_string()),
+                help: Some("did you mean `foo_root_key`?".to_string()),
+            }
+        );
+        // Its keys are built from literals, not declared: two warnings.
+        let warns: Vec<(usize, usize)> =
+            warnings(&issues).iter().map(|w| (w.line, w.col)).collect();
+        assert_eq!(warns, vec![(5, 35), (11, 20)], "{issues:#?}");
+        // Both params are used.
+        assert!(!issues.iter().any(|i| i.message.contains("never used")));
+    }
+
+    // --- valid scripts ---------------------------------------------------
+
+    #[test]
+    fn every_sandbox_global_is_allowed() {
+        assert_clean(
+            "local t = {}
+local n = tonumber(ARGV[1]) or 0
+t[1] = tostring(n) .. type(n) .. _VERSION
+for k, v in pairs(t) do t[k] = v end
+for i, v in ipairs(t) do t[i] = v end
+local k = next(t)
+local s = select('#', 1, 2)
+local u = {unpack(t)}
+local ok, e = pcall(error, 'x')
+local ok2 = xpcall(function() assert(true) end, function(m) return m end)
+setmetatable(t, {__index = function() return nil end})
+local mt = getmetatable(t)
+rawset(t, 'a', rawget(t, 'b'))
+local eq = rawequal(t, t)
+local f = loadstring('return 1')
+local g = load(function() return nil end)
+local j = cjson.encode(cmsgpack.unpack(cmsgpack.pack({1})))
+local b = bit.band(1, 3) + struct.size('i')
+local m = math.floor(math.random() * string.len(table.concat({'a'}, ',')))
+local c = coroutine.wrap(function() coroutine.yield(1) end)
+local gc = collectgarbage('count') + gcinfo()
+local x = _G
+local clk = os.clock()
+redis.log(redis.LOG_NOTICE, redis.sha1hex(KEYS[1]))
+redis.setresp(3)
+return {k, s, u, ok, e, ok2, mt, eq, f, g, j, b, m, c, gc, x, clk, redis.status_reply('OK')}
+",
+        );
+    }
+
+    #[test]
+    fn nested_scopes_and_shadowing() {
+        assert_clean(
+            "local a = 1
+do
+  local a = a + 1
+  local b = a
+  if b > 1 then
+    local c = b
+    a = c
+  elseif b < 0 then
+    local c = -b
+    a = c
+  else
+    a = 0
+  end
+end
+local function fact(n) if n <= 1 then return 1 end return n * fact(n - 1) end
+local g = function(x, ...) local y = select('#', ...) return x + y end
+for i = 1, 3 do local a = i end
+for k, v in pairs({}) do a = k .. v end
+while a > 10 do local w = a a = w - 1 end
+local t = {}
+function t.f(x) return x end
+function t:m(y) return self.f(y) end
+return fact(a) + g(1, 2) + t:m(3)
+",
+        );
+        // A block's locals end with the block.
+        let e = only_error("do local inner = 1 end\nreturn inner\n");
+        assert_eq!((e.line, e.col, e.len), (2, 8, 5));
+        assert_eq!(e.message, "undefined variable `inner`");
+        // Loop variables too.
+        let e = only_error("for idx = 1, 2 do end\nreturn idx\n");
+        assert_eq!(e.message, "undefined variable `idx`");
+        // Function parameters too.
+        let e = only_error("local function f(param) return param end\nreturn f(1) + param\n");
+        assert_eq!((e.line, e.col), (2, 15));
+    }
+
+    #[test]
+    fn repeat_until_sees_the_body_locals() {
+        assert_clean(
+            "local n = 0
+repeat
+  local done = n > 3
+  n = n + 1
+until done
+return n
+",
+        );
+        let e = only_error("repeat local done = true until done\nreturn done\n");
+        assert_eq!((e.line, e.col), (2, 8));
+    }
+
+    #[test]
+    fn local_function_sees_itself_but_local_assignment_does_not() {
+        assert_clean(
+            "local function f(n) if n > 0 then return f(n - 1) end return 0 end\nreturn f(3)\n",
+        );
+        let e = only_error("local f = function(n) return f(n - 1) end\nreturn f(3)\n");
+        assert_eq!((e.line, e.col), (1, 30));
+        assert_eq!(e.message, "undefined variable `f`");
+    }
+
+    #[test]
+    fn varargs() {
+        assert_clean(
+            "local n = select('#', ...)\nlocal f = function(...) return ... end\nreturn f(n)\n",
+        );
+        let e = only_error("local function f(a) return ... end\nreturn f(1)\n");
+        assert_eq!(e.message, "cannot use `...` outside a vararg function");
+        assert_eq!((e.line, e.col, e.len), (1, 28, 3));
+    }
+
+    // --- globals -----------------------------------------------------------
+
+    #[test]
+    fn assignment_to_a_global() {
+        let e = only_error("local count = 1\ntotal = count + 1\nreturn count\n");
+        assert_eq!((e.line, e.col, e.len), (2, 1, 5));
+        assert_eq!(
+            e.message,
+            "assignment to undefined global `total`: Redis scripts may not create globals"
+        );
+        assert_eq!(e.help.as_deref(), Some("declare it with `local`"));
+        // A typo of a local.
+        let issues = run("local count = 1\ncont = 2\nreturn count\n");
+        assert_eq!(
+            errors(&issues)[0].help.as_deref(),
+            Some("declare it with `local` (or did you mean `count`?)")
+        );
+        // Global functions.
+        let e = only_error("function helper() return 1 end\n");
+        assert_eq!(e.help.as_deref(), Some("declare it with `local function`"));
+        assert_eq!((e.line, e.col, e.len), (1, 10, 6));
+    }
+
+    #[test]
+    fn sandbox_tables_are_read_only() {
+        let e = only_error("string.trim = function(s) return s end\n");
+        assert_eq!(
+            e.message,
+            "cannot modify `string.trim`: Redis makes the sandbox's tables read-only"
+        );
+        assert_eq!((e.line, e.col), (1, 8));
+        let e = only_error("redis.call = nil\n");
+        assert!(e.message.starts_with("cannot modify `redis.call`"), "{e:?}");
+        let e = only_error("math['pi'] = 3\n");
+        assert!(e.message.starts_with("cannot modify `math`"), "{e:?}");
+        let e = only_error("function table.first(t) return t[1] end\n");
+        assert!(
+            e.message.starts_with("cannot modify `table.first`"),
+            "{e:?}"
+        );
+        let e = only_error("redis = {}\n");
+        assert!(e.message.starts_with("cannot assign to `redis`"), "{e:?}");
+        // KEYS and ARGV are plain tables.
+        assert_clean("KEYS[1] = 'a'\nARGV[1] = 'b'\nreturn KEYS[1] .. ARGV[1]\n");
+        // Fields of local tables are fine.
+        assert_clean("local t = {}\nt.x = 1\nt['y'] = 2\nfunction t.z() end\nreturn t\n");
+    }
+
+    #[test]
+    fn removed_functions() {
+        let e = only_error("local json = require('json')\nreturn json\n");
+        assert_eq!(e.message, "`require` is not available in Redis scripts");
+        assert_eq!((e.line, e.col, e.len), (1, 14, 7));
+        assert_eq!(
+            e.help.as_deref(),
+            Some("use `%include \"file\"` to share code between scripts")
+        );
+        let e = only_error("print('hello')\n");
+        assert_eq!(e.message, "`print` is not available in Redis scripts");
+        assert!(e.help.unwrap().contains("redis.log"));
+        for name in [
+            "dofile", "loadfile", "module", "setfenv", "getfenv", "newproxy", "debug", "io",
+        ] {
+            let e = only_error(&format!("local x = {name}\nreturn x\n"));
+            assert_eq!(
+                e.message,
+                format!("`{name}` is not available in Redis scripts")
+            );
+        }
+    }
+
+    #[test]
+    fn os_only_has_clock() {
+        let e = only_error("local now = os.time()\nreturn now\n");
+        assert_eq!(e.message, "`os.time` is not available in Redis scripts");
+        assert_eq!((e.line, e.col, e.len), (1, 16, 4));
+        assert!(e.help.unwrap().contains("redis.call('TIME')"));
+        let e = only_error("return os.getenv('HOME')\n");
+        assert_eq!(e.message, "`os.getenv` is not available in Redis scripts");
+        assert_clean("local t0 = os.clock()\nreturn os.clock() - t0\n");
+    }
+
+    #[test]
+    fn unknown_library_members() {
+        let e = only_error("return string.frmat('%d', 1)\n");
+        assert_eq!(e.message, "`string.frmat` does not exist in Redis' Lua");
+        assert_eq!(e.help.as_deref(), Some("did you mean `string.format`?"));
+        assert_eq!((e.line, e.col, e.len), (1, 15, 5));
+        // `redis` grows with new servers: a warning.
+        let issues = run("return redis.cal('GET', KEYS[1])\n");
+        assert!(errors(&issues).is_empty(), "{issues:#?}");
+        let w = warnings(&issues);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].help.as_deref(), Some("did you mean `redis.call`?"));
+    }
+
+    #[test]
+    fn undefined_names_suggest_locals_and_globals() {
+        let e = only_error("local user_key = KEYS[1]\nreturn redis.call('GET', user_kye)\n");
+        assert_eq!(e.help.as_deref(), Some("did you mean `user_key`?"));
+        let e = only_error("return tonumbr(ARGV[1])\n");
+        assert_eq!(e.help.as_deref(), Some("did you mean `tonumber`?"));
+        let e = only_error("return zzzzzz\n");
+        assert_eq!(e.help, None);
+    }
+
+    // --- flags -------------------------------------------------------------
+
+    fn flags(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn unknown_flag_points_at_it() {
+        let src = "#!lua flags=no-writes,alow-oom\nreturn 1\n";
+        let issues = check(src, &[], &[], &flags(&["no-writes", "alow-oom"]));
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        let e = &issues[0];
+        assert_eq!(e.severity, Severity::Error);
+        assert_eq!((e.line, e.col, e.len), (1, 23, 8));
+        assert_eq!(e.message, "unknown script flag `alow-oom`");
+        assert_eq!(e.help.as_deref(), Some("did you mean `allow-oom`?"));
+        let issues = check(
+            "#!lua flags=turbo\nreturn 1\n",
+            &[],
+            &[],
+            &flags(&["turbo"]),
+        );
+        assert_eq!((issues[0].col, issues[0].len), (13, 5));
+        assert!(issues[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .starts_with("known flags: no-writes"));
+        let ok = check(
+            "#!lua flags=no-writes,allow-oom,allow-stale,no-cluster,allow-cross-slot-keys\nreturn 1\n",
+            &[],
+            &[],
+            &flags(&["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]),
+        );
+        assert!(ok.is_empty(), "{ok:#?}");
+    }
+
+    #[test]
+    fn shebang_keeps_line_numbers() {
+        let src = "#!lua flags=no-writes\nlocal a = 1\nreturn b\n";
+        let issues = check(src, &[], &[], &flags(&["no-writes"]));
+        let e = &errors(&issues)[0];
+        assert_eq!((e.line, e.col), (3, 8));
+        // A shebang without flags.
+        let issues = run("#!lua\nreturn 1 +\n");
+        assert_eq!(errors(&issues)[0].line, 2);
+    }
+
+    #[test]
+    fn write_commands_under_no_writes() {
+        let f = flags(&["no-writes"]);
+        let src = "#!lua flags=no-writes\nlocal v = redis.call('GET', KEYS[1])\nredis.call('SET', KEYS[1], v)\nreturn v\n";
+        let issues = check(src, &[], &[], &f);
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        let e = &issues[0];
+        assert_eq!((e.line, e.col, e.len), (3, 12, 5));
+        assert_eq!(
+            e.message,
+            "`SET` is a write command, but the script has the `no-writes` flag"
+        );
+        assert_eq!(
+            e.help.as_deref(),
+            Some("remove `no-writes` from the `#!lua` line, or remove the write")
+        );
+
+        let src = "#!lua flags=no-writes\nreturn redis.pcall('hset', KEYS[1], 'f', 'v')\n";
+        let issues = check(src, &[], &[], &f);
+        assert_eq!(errors(&issues).len(), 1);
+        assert!(issues[0].message.starts_with("`hset` is a write command"));
+
+        // Commands Redis counts as writes though COMMAND does not flag them.
+        let src = "#!lua flags=no-writes\nredis.call('PUBLISH', 'ch', 'm')\nreturn redis.call('pfcount', KEYS[1])\n";
+        assert_eq!(errors(&check(src, &[], &[], &f)).len(), 2);
+
+        // Subcommands.
+        let src =
+            "#!lua flags=no-writes\nreturn redis.call('XGROUP', 'CREATE', KEYS[1], 'g', '$')\n";
+        let issues = check(src, &[], &[], &f);
+        assert_eq!(
+            issues[0].message,
+            "`XGROUP CREATE` is a write command, but the script has the `no-writes` flag"
+        );
+        let src = "#!lua flags=no-writes\nreturn redis.call('XINFO', 'STREAM', KEYS[1])\n";
+        assert!(check(src, &[], &[], &f).is_empty());
+
+        // Reads are fine; without the flag writes are fine.
+        let src = "#!lua flags=no-writes\nreturn {redis.call('get', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('ZRANGE', KEYS[3], 0, -1)}\n";
+        assert!(check(src, &[], &[], &f).is_empty());
+        assert!(run("return redis.call('SET', KEYS[1], 'v')\n").is_empty());
+        // A computed command name is not checked.
+        let src = "#!lua flags=no-writes\nlocal cmd = ARGV[1]\nreturn redis.call(cmd, KEYS[1])\n";
+        assert!(check(src, &[], &[], &f).is_empty());
+        // A local called `redis` is not the API.
+        let src = "#!lua flags=no-writes\nlocal redis = {call = function() end}\nreturn redis.call('SET', 'a', 'b')\n";
+        assert!(check(src, &[], &[], &f).is_empty());
+    }
+
+    // --- warnings ------------------------------------------------------------
+
+    #[test]
+    fn unused_params() {
+        let src = "local user = KEYS[1]
+local size = tonumber(ARGV[1])
+local fields = {} for redlua_i = 2, #ARGV do fields[redlua_i - 1] = ARGV[redlua_i] end
+return redis.call('HGET', user, 'x')
+";
+        let issues = check(src, &["user", "size", "fields"], &["user"], &[]);
+        let w = warnings(&issues);
+        assert_eq!(w.len(), 2, "{issues:#?}");
+        assert_eq!(w[0].message, "`%arg size` is never used");
+        assert_eq!((w[0].line, w[0].col, w[0].len), (2, 7, 4));
+        assert_eq!(w[1].message, "`%arg fields` is never used");
+        assert_eq!((w[1].line, w[1].col, w[1].len), (3, 7, 6));
+        assert!(errors(&issues).is_empty());
+
+        let issues = check(
+            "local user = KEYS[1]\nreturn 1\n",
+            &["user"],
+            &["user"],
+            &[],
+        );
+        assert_eq!(warnings(&issues)[0].message, "`%key user` is never used");
+
+        // Used in a nested function, or only assigned to: a read counts, a
+        // shadowing local does not.
+        let src =
+            "local size = tonumber(ARGV[1])\nlocal function f() return size end\nreturn f()\n";
+        assert!(check(src, &["size"], &[], &[]).is_empty());
+        let src = "local size = tonumber(ARGV[1])\nlocal size = 3\nreturn size\n";
+        assert_eq!(warnings(&check(src, &["size"], &[], &[])).len(), 1);
+        let src = "local size = tonumber(ARGV[1])\nsize = 3\nreturn 1\n";
+        assert_eq!(warnings(&check(src, &["size"], &[], &[])).len(), 1);
+    }
+
+    fn literal_key_warnings(
+        src: &str,
+        params: &[&str],
+        keys: &[&str],
+    ) -> Vec<(usize, usize, usize)> {
+        let issues = check(src, params, keys, &[]);
+        assert!(errors(&issues).is_empty(), "{issues:#?}");
+        issues
+            .iter()
+            .filter(|i| i.message.starts_with("key built from literals"))
+            .map(|i| (i.line, i.col, i.len))
+            .collect()
+    }
+
+    #[test]
+    fn literal_keys_warn() {
+        let w = literal_key_warnings("return redis.call('GET', 'config')\n", &[], &[]);
+        assert_eq!(w, vec![(1, 26, 8)]);
+        let issues = run("return redis.call('GET', 'config')\n");
+        assert_eq!(
+            issues[0].message,
+            "key built from literals: it will not work on Redis Cluster; declare it with %key"
+        );
+        assert_eq!(issues[0].severity, Severity::Warning);
+        // Concatenations and formats of literals and non-key values.
+        let src = "local id = ARGV[1]
+redis.call('SET', 'user:' .. id, 1)
+redis.call('SET', string.format('user:%s', id), 1)
+redis.call('SET', ('user:%s'):format(id), 1)
+local k = 'user:' .. id
+redis.call('DEL', k)
+for _, m in ipairs(cjson.decode(ARGV[2])) do redis.call('SADD', 'set:' .. m, 1) end
+return redis.call('HSET', 'h:' .. tostring(id), 'f', 'v')
+";
+        assert_eq!(
+            literal_key_warnings(src, &[], &[]),
+            vec![
+                (2, 19, 13),
+                (3, 19, 28),
+                (4, 19, 22),
+                (6, 19, 1),
+                (7, 65, 11),
+                (8, 27, 20)
+            ]
+        );
+        // The key of a subcommand is after the subcommand.
+        let w = literal_key_warnings("return redis.call('OBJECT', 'ENCODING', 'k')\n", &[], &[]);
+        assert_eq!(w, vec![(1, 41, 3)]);
+    }
+
+    #[test]
+    fn declared_keys_do_not_warn() {
+        let src = "local user = KEYS[1]
+local all = {} for redlua_i = 2, #KEYS do all[redlua_i - 1] = KEYS[redlua_i] end
+redis.call('SET', user, 1)
+redis.call('SET', user .. ':n', 1)
+redis.call('SET', KEYS[1] .. ':x', 1)
+redis.call('SET', string.format('%s:y', user), 1)
+for _, k in ipairs(all) do redis.call('DEL', k .. ':z') end
+for i = 1, #KEYS do redis.call('DEL', KEYS[i] .. ':w') end
+local function touch(key) return redis.call('SET', key .. ':t', 1) end
+touch(user)
+local derived = user .. ':d'
+redis.call('GET', derived .. ':e')
+local later = 'tmp'
+later = KEYS[1]
+redis.call('GET', later .. ':x')
+redis.call('GET', ARGV[1])
+return redis.call('PUBLISH', 'channel', 'msg')
+";
+        assert_eq!(
+            literal_key_warnings(src, &["user", "all"], &["user", "all"]),
+            vec![]
+        );
+        // A value assigned later in a loop counts for earlier uses.
+        let src = "local k = 'start'
+for i = 1, 2 do
+  redis.call('GET', k .. ':x')
+  k = KEYS[i]
+end
+";
+        assert_eq!(literal_key_warnings(src, &[], &[]), vec![]);
+        // `no-cluster` scripts never run on a cluster.
+        let src = "#!lua flags=no-cluster\nreturn redis.call('GET', 'config')\n";
+        assert!(check(src, &[], &[], &flags(&["no-cluster"])).is_empty());
+    }
+
+    // --- syntax ------------------------------------------------------------
+
+    #[test]
+    fn syntax_error_unclosed_function() {
+        let src = "local a = 1\n\nlocal function f()\n  return a\n\nreturn f()\n";
+        let e = only_error(src);
+        assert_eq!((e.line, e.col, e.len), (3, 7, 8));
+        assert_eq!(e.message, "expected `end` to close `function`");
+        assert_eq!(e.label.as_deref(), Some("this `function` is never closed"));
+    }
+
+    #[test]
+    fn syntax_error_blames_the_block_whose_end_was_taken() {
+        let src =
+            "local function f(x)\n  if x then\n    return 1\n\n  return 2\nend\nreturn f(1)\n";
+        let e = only_error(src);
+        assert_eq!((e.line, e.col), (2, 3));
+        assert_eq!(e.message, "expected `end` to close `if`");
+    }
+
+    #[test]
+    fn syntax_errors_at_their_position() {
+        let e = only_error("local x = 1\nlocal y = = 2\n");
+        assert_eq!((e.line, e.col), (2, 9));
+        assert_eq!(e.message, "expected an expression");
+        let e = only_error("local s = 'abc\nreturn s\n");
+        assert_eq!((e.line, e.col), (1, 11));
+        assert_eq!(e.message, "unclosed string");
+        let e = only_error("if a ~= nil then\nend\nend\n");
+        assert_eq!((e.line, e.col, e.len), (3, 1, 3));
+        assert_eq!(
+            e.message,
+            "unexpected `end`: there is no open block to close"
+        );
+        let e = only_error("local n = 7 // 2\n");
+        assert!(e.help.unwrap().contains("math.floor"));
+        let e = only_error("if a != b then end\n");
+        assert_eq!((e.line, e.col), (1, 6));
+        assert!(e.help.unwrap().contains("~="));
+        let e = only_error("return 1\nlocal x = 2\n");
+        assert_eq!(e.line, 2);
+        let e = only_error("repeat\n  local x = 1\nend\n");
+        assert_eq!(e.message, "expected `until` to close `repeat`, found `end`");
+        let e = only_error("local t = {1, 2\nreturn t\n");
+        assert_eq!(e.message, "expected `}` after last field");
+        // At the end of the file: the last thing written.
+        let e = only_error("local x = 1\nx\n\n");
+        assert_eq!((e.line, e.col, e.len), (2, 1, 1));
+        let e = only_error("goto done\n");
+        assert!(e.help.unwrap().contains("no `goto`"));
+    }
+
+    #[test]
+    fn code_after_a_top_level_return_is_an_error() {
+        // full_moon 3.0.0 drops it without an error.
+        let e = only_error("return 1\n-- c\n--[[ long\n]] return 2\n");
+        assert_eq!((e.line, e.col, e.len), (4, 4, 6));
+        assert_eq!(e.message, "unexpected code after `return` or `break`");
+        assert_clean("return 1\n-- trailing comment\n--[==[ long ]==]\n\n");
+        assert_clean("local t = {}\nreturn t\n");
+    }
+
+    #[test]
+    fn break_outside_a_loop() {
+        let e = only_error("local x = 1\nif x then break end\n");
+        assert_eq!(e.message, "`break` outside a loop");
+        assert_eq!((e.line, e.col, e.len), (2, 11, 5));
+        let e = only_error("for i = 1, 2 do local f = function() break end end\n");
+        assert_eq!(e.message, "`break` outside a loop");
+        assert_clean("for i = 1, 2 do if i then break end end\nwhile true do break end\nrepeat break until true\nfor k in pairs({}) do break end\n");
+    }
+
+    #[test]
+    fn lua_5_2_syntax_is_an_error() {
+        assert_eq!(errors(&run("goto done\n")).len(), 1);
+        assert_eq!(errors(&run("local x <const> = 1\n")).len(), 1);
+        assert_eq!(errors(&run("local x = 1 & 2\n")).len(), 1);
+    }
+
+    #[test]
+    fn crlf_and_unicode() {
+        let issues = run("local a = 'héllo'\r\nreturn a .. b\r\n");
+        let e = &errors(&issues)[0];
+        assert_eq!((e.line, e.col, e.len), (2, 13, 1));
+        let issues = run("local s = '日本' return s .. zz\n");
+        assert_eq!((errors(&issues)[0].col, errors(&issues)[0].len), (28, 2));
+    }
+
+    #[test]
+    fn never_panics() {
+        let samples = [
+            "",
+            "\n",
+            "#!",
+            "#!lua flags=",
+            "\u{0}\u{1}",
+            "((((((((((",
+            "local",
+            "function",
+            "return ...",
+            "redis.call()",
+            "redis.call('')",
+            "redis.call('OBJECT')",
+            "redis.call('SET')",
+            "x.y.z = 1",
+            "a:b():c().d[1] = 2",
+            "local a, b = f()",
+            "return [[unterminated",
+            "--[[ c",
+            "'\\",
+            "local t = {[1] = 2, x = 3, 4}",
+        ];
+        for s in samples {
+            let issues = check(s, &["a", "x"], &["a"], &flags(&["", "no-writes", "x"]));
+            assert!(
+                !issues.iter().any(|i| i.message.contains("internal error")),
+                "{s:?}: {issues:#?}"
+            );
+            assert!(issues
+                .iter()
+                .all(|i| i.line >= 1 && i.col >= 1 && i.len >= 1));
+        }
+        // Every prefix of a real script.
+        let chars: Vec<char> = DOCS_MISTAKE.chars().collect();
+        for n in 0..chars.len() {
+            let s: String = chars[..n].iter().collect();
+            let issues = check(&s, &["size", "members"], &[], &[]);
+            assert!(
+                !issues.iter().any(|i| i.message.contains("internal error")),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn command_table_is_sorted_and_complete() {
+        assert!(COMMANDS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(command_info("set"), Some((true, 1)));
+        assert_eq!(command_info("get"), Some((false, 1)));
+        assert_eq!(command_info("xgroup|create"), Some((true, 2)));
+        assert!(is_container("xgroup"));
+        assert!(!is_container("get"));
+    }
+
+    /// `cargo test -p redlua-macros --lib lua_check::tests::timing -- --nocapture`
+    #[test]
+    fn timing() {
+        let mut src = String::from("#!lua flags=allow-oom\nlocal user = KEYS[1]\nlocal size = tonumber(ARGV[1])\nlocal items = {} for redlua_i = 2, #ARGV do items[redlua_i - 1] = ARGV[redlua_i] end\n");
+        let mut n = 0;
+        while src.lines().count() < 300 {
+            n += 1;
+            src.push_str(&format!(
+                "local function step{n}(key, count)
+  local total = 0
+  for i = 1, count do
+    local v = tonumber(redis.call('HGET', key, 'f' .. i)) or 0
+    if v > size then total = total + v else total = total - 1 end
+  end
+  redis.call('HSET', user .. ':sum', 'step{n}', total)
+  return total
+end
+local r{n} = step{n}(user, #items)
+"
+            ));
+        }
+        src.push_str("return cjson.encode(items)\n");
+        let lines = src.lines().count();
+        let params = ["user", "size", "items"];
+        let issues = check(&src, &params, &["user"], &flags(&["allow-oom"]));
+        assert!(issues.is_empty(), "{issues:#?}");
+        // Best of a few rounds: the machine may be busy.
+        let time = |f: &mut dyn FnMut()| {
+            (0..5)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    for _ in 0..10 {
+                        f();
+                    }
+                    start.elapsed() / 10
+                })
+                .min()
+                .unwrap()
+        };
+        let f = flags(&["allow-oom"]);
+        let whole = time(&mut || {
+            std::hint::black_box(check(&src, &params, &["user"], &f));
+        });
+        let parse = time(&mut || {
+            std::hint::black_box(full_moon::parse_fallible(&src, LuaVersion::lua51()));
+        });
+        let parsed = full_moon::parse_fallible(&src, LuaVersion::lua51());
+        let lines_ = Lines::new(&src);
+        let opts = Options {
+            params: &params,
+            key_params: &["user"],
+            no_writes: false,
+            no_cluster: false,
+        };
+        let walk = time(&mut || {
+            std::hint::black_box(analyze(parsed.ast(), &lines_, &opts));
+        });
+        println!(
+            "lua_check: {lines}-line script: {whole:?} per check ({parse:?} parsing and dropping the AST, {walk:?} analysis)"
+        );
+    }
+}

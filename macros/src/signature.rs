@@ -1,0 +1,595 @@
+//! Phase 2b: check the Rust declaration against the script's header.
+//!
+//! Types are checked by their written shape so the common mistakes get an
+//! error that points into the `.lua` file. A type the macro cannot judge by
+//! its name (an alias, a user type) is left to the runtime's traits, whose
+//! `#[diagnostic::on_unimplemented]` notes say what each directive accepts.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, TypeParamBound};
+
+use crate::assemble::{Assembled, Param, ParamKind};
+use crate::diag::Diagnostic;
+use crate::header::{ReturnDecl, Type as HType};
+
+/// A Rust parameter matched to its header directive.
+pub struct PlannedParam<'a> {
+    pub ident: syn::Ident,
+    pub ty: Type,
+    pub header: &'a Param,
+}
+
+/// What expand needs: parameters in header order and the reply decoder.
+pub struct Plan<'a> {
+    pub params: Vec<PlannedParam<'a>>,
+    /// The declared Rust return type (`()` when none is written).
+    pub ret_ty: Type,
+    /// An expression of type `fn(redis::Value) -> Decoded<ret_ty>`.
+    pub decoder: TokenStream,
+}
+
+/// The written shape of a Rust type, as far as names tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Str,
+    OwnedString,
+    Bytes,
+    OwnedBytes,
+    Int,
+    Float,
+    Bool,
+    Seq,
+    Map,
+    Option,
+    Unit,
+    Value,
+    Unknown,
+}
+
+const INTS: &[&str] = &[
+    "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+];
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        _ => None,
+    }
+}
+
+/// The first generic type argument of a path type (`Vec<T>` -> `T`).
+fn generic_arg(ty: &Type) -> Option<&Type> {
+    let seg = last_segment(ty)?;
+    match &seg.arguments {
+        PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn is_u8(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "u8" && s.arguments.is_none())
+}
+
+fn strip(ty: &Type) -> &Type {
+    match ty {
+        Type::Reference(r) => strip(&r.elem),
+        Type::Paren(p) => strip(&p.elem),
+        Type::Group(g) => strip(&g.elem),
+        t => t,
+    }
+}
+
+fn shape(ty: &Type) -> Shape {
+    let owned = !matches!(ty, Type::Reference(_));
+    let ty = strip(ty);
+    match ty {
+        Type::Slice(s) if is_u8(&s.elem) => Shape::Bytes,
+        Type::Array(a) if is_u8(&a.elem) => Shape::Bytes,
+        Type::Slice(_) | Type::Array(_) => Shape::Seq,
+        Type::Tuple(t) if t.elems.is_empty() => Shape::Unit,
+        Type::ImplTrait(_) => Shape::Seq,
+        Type::Path(_) => {
+            let Some(seg) = last_segment(ty) else {
+                return Shape::Unknown;
+            };
+            let name = seg.ident.to_string();
+            match name.as_str() {
+                "str" => Shape::Str,
+                "String" if owned => Shape::OwnedString,
+                "String" => Shape::Str,
+                "Cow" => match generic_arg(ty).map(strip) {
+                    Some(Type::Slice(s)) if is_u8(&s.elem) => Shape::Bytes,
+                    Some(t) if last_segment(t).is_some_and(|s| s.ident == "str") => Shape::Str,
+                    _ => Shape::Unknown,
+                },
+                "Vec" if generic_arg(ty).is_some_and(is_u8) => {
+                    if owned {
+                        Shape::OwnedBytes
+                    } else {
+                        Shape::Bytes
+                    }
+                }
+                "Vec" | "VecDeque" | "HashSet" | "BTreeSet" | "LinkedList" => Shape::Seq,
+                "HashMap" | "BTreeMap" => Shape::Map,
+                "Option" => Shape::Option,
+                "Value" => Shape::Value,
+                "f32" | "f64" => Shape::Float,
+                "bool" => Shape::Bool,
+                n if INTS.contains(&n) => Shape::Int,
+                _ => Shape::Unknown,
+            }
+        }
+        _ => Shape::Unknown,
+    }
+}
+
+/// The element type of a variadic parameter: `&[T]`, `Vec<T>`, `[T; N]`,
+/// `&Vec<T>`, `impl IntoIterator<Item = T>`.
+fn seq_elem(ty: &Type) -> Option<&Type> {
+    match strip(ty) {
+        Type::Slice(s) => Some(&s.elem),
+        Type::Array(a) => Some(&a.elem),
+        Type::ImplTrait(t) => t.bounds.iter().find_map(|b| match b {
+            TypeParamBound::Trait(tb) => {
+                let seg = tb.path.segments.last()?;
+                match &seg.arguments {
+                    PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+                        GenericArgument::AssocType(at) if at.ident == "Item" => Some(&at.ty),
+                        _ => None,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }),
+        t if last_segment(t).is_some_and(|s| s.ident == "Vec") => generic_arg(t),
+        _ => None,
+    }
+}
+
+/// What a header type accepts, in words, for help lines.
+fn accepts(ty: Option<HType>) -> &'static str {
+    match ty {
+        None | Some(HType::Str) => "`&str`, `String`, `&String` or `Cow<str>`",
+        Some(HType::Bytes) => "`&[u8]`, `Vec<u8>`, `[u8; N]` or `Cow<[u8]>`",
+        Some(HType::Int) => "an integer type such as `i64`",
+        Some(HType::Float) => "`f64` or `f32`",
+        Some(HType::Bool) => "`bool`",
+        Some(HType::List) => "a serializable sequence such as `&[T]` or `Vec<T>`",
+        Some(HType::Dict) => "a serializable map such as `&HashMap<String, T>` or a struct",
+        Some(HType::Json) => "any `serde::Serialize` type",
+    }
+}
+
+/// The Rust type we suggest for a parameter, for the expected-signature help.
+fn suggested(p: &Param) -> String {
+    let one = match p.kind {
+        ParamKind::Key | ParamKind::Arg(HType::Str) => "&str",
+        ParamKind::Arg(HType::Bytes) => "&[u8]",
+        ParamKind::Arg(HType::Int) => "i64",
+        ParamKind::Arg(HType::Float) => "f64",
+        ParamKind::Arg(HType::Bool) => "bool",
+        ParamKind::Arg(HType::List) => "&[T]",
+        ParamKind::Arg(HType::Dict) => "&HashMap<String, T>",
+        ParamKind::Arg(HType::Json) => "&T",
+    };
+    if p.variadic {
+        format!("&[{one}]")
+    } else {
+        one.to_owned()
+    }
+}
+
+fn directive(p: &Param) -> String {
+    let dots = if p.variadic { "..." } else { "" };
+    match p.kind {
+        ParamKind::Key => format!("%key {}{dots}", p.name),
+        ParamKind::Arg(t) => format!("%arg {} {}{dots}", p.name, type_name(t)),
+    }
+}
+
+pub fn type_name(t: HType) -> &'static str {
+    match t {
+        HType::Int => "int",
+        HType::Float => "float",
+        HType::Str => "str",
+        HType::Bytes => "bytes",
+        HType::Bool => "bool",
+        HType::List => "list",
+        HType::Dict => "dict",
+        HType::Json => "json",
+    }
+}
+
+/// Does a non-variadic value of `shape` fit header type `ty` (None = key)?
+fn fits_param(ty: Option<HType>, shape: Shape) -> bool {
+    if shape == Shape::Unknown {
+        return true;
+    }
+    match ty {
+        None | Some(HType::Str) => matches!(shape, Shape::Str | Shape::OwnedString),
+        Some(HType::Bytes) => matches!(shape, Shape::Bytes | Shape::OwnedBytes),
+        Some(HType::Int) => shape == Shape::Int,
+        Some(HType::Float) => shape == Shape::Float,
+        Some(HType::Bool) => shape == Shape::Bool,
+        Some(HType::List) => matches!(shape, Shape::Seq),
+        Some(HType::Dict) => matches!(shape, Shape::Map),
+        Some(HType::Json) => !matches!(shape, Shape::Option | Shape::Unit),
+    }
+}
+
+/// Checks `item`'s signature against `asm`; every problem becomes a
+/// `syn::Error` spanned on the Rust part at fault, its message pointing
+/// into the `.lua` file. Returns all of them together.
+pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'a>, syn::Error> {
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let render = |d: Diagnostic| -> String {
+        let f = &asm.files[d.file.min(asm.files.len().saturating_sub(1))];
+        d.render(&f.display, &f.text)
+    };
+    let expected_sig = || {
+        let list: Vec<String> = asm
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, suggested(p)))
+            .collect();
+        format!(
+            "the header declares, in order: fn {}({})",
+            item.sig.ident,
+            list.join(", ")
+        )
+    };
+    let at_param = |p: &Param, msg: String, label: &str, help: String| {
+        render(
+            Diagnostic::new(p.file, p.name_span, msg)
+                .label(label.to_owned())
+                .help(help),
+        )
+    };
+
+    // Parameters: same names, same order as the header.
+    let mut rust: Vec<(syn::Ident, Type, proc_macro2::Span)> = Vec::new();
+    for input in &item.sig.inputs {
+        match input {
+            FnArg::Typed(pt) => match &*pt.pat {
+                Pat::Ident(pi) => rust.push(((pi.ident).clone(), (*pt.ty).clone(), pt.span())),
+                other => errors.push(syn::Error::new_spanned(
+                    other,
+                    "a script parameter must be a plain name, e.g. `user: &str`",
+                )),
+            },
+            FnArg::Receiver(r) => errors.push(syn::Error::new_spanned(
+                r,
+                "a script function takes no `self`: declare it as a free function",
+            )),
+        }
+    }
+    let mut params = Vec::new();
+    for (i, (ident, ty, span)) in rust.iter().enumerate() {
+        let name = ident.to_string();
+        match asm.params.get(i) {
+            Some(p) if p.name == name => params.push(PlannedParam {
+                ident: ident.clone(),
+                ty: ty.clone(),
+                header: p,
+            }),
+            Some(p) => {
+                let msg = if let Some(q) = asm.params.iter().find(|q| q.name == name) {
+                    format!(
+                        "parameter `{name}` is out of order: the header declares `{}` here and `{name}` as parameter {}",
+                        p.name,
+                        asm.params.iter().position(|x| x.name == q.name).unwrap_or(0) + 1
+                    )
+                } else {
+                    format!(
+                        "parameter `{name}` does not match the header: expected `{}` (`{}`)",
+                        p.name,
+                        directive(p)
+                    )
+                };
+                errors.push(syn::Error::new(
+                    *span,
+                    at_param(p, msg, "the header's parameter here", expected_sig()),
+                ));
+            }
+            None => {
+                let file = &asm.files[0];
+                errors.push(syn::Error::new(
+                    *span,
+                    format!(
+                        "parameter `{name}` has no `%key` or `%arg` in {}\n  = help: {}",
+                        file.display,
+                        expected_sig()
+                    ),
+                ));
+            }
+        }
+    }
+    for p in asm.params.iter().skip(rust.len()) {
+        errors.push(syn::Error::new(
+            item.sig.paren_token.span.join(),
+            at_param(
+                p,
+                format!("missing parameter `{}` (`{}`)", p.name, directive(p)),
+                "declared here",
+                expected_sig(),
+            ),
+        ));
+    }
+
+    // Parameter types.
+    for pp in &params {
+        let p = pp.header;
+        let hty = match p.kind {
+            ParamKind::Key => None,
+            ParamKind::Arg(t) => Some(t),
+        };
+        let what = directive(p);
+        let written = type_text(&pp.ty);
+        let problem = if shape(&pp.ty) == Shape::Option {
+            Some((
+                format!("parameter `{}: {written}` cannot be optional", p.name),
+                "send a value; only `%return` can be optional (`TYPE?`)".to_owned(),
+            ))
+        } else if p.variadic {
+            match seq_elem(&pp.ty) {
+                Some(elem) if fits_param(hty, shape(elem)) => None,
+                Some(elem) => Some((
+                    format!(
+                        "parameter `{}` is `{written}`, but `{what}` takes elements of {}, not `{}`",
+                        p.name,
+                        accepts(hty),
+                        type_text(elem)
+                    ),
+                    format!("write `{}: {}`", p.name, suggested(p)),
+                )),
+                None if shape(&pp.ty) == Shape::Unknown => None,
+                None => Some((
+                    format!(
+                        "parameter `{}` is `{written}`, but `{what}` is variadic",
+                        p.name
+                    ),
+                    format!(
+                        "a variadic parameter takes a slice, a `Vec` or `impl IntoIterator`: write `{}: {}`",
+                        p.name,
+                        suggested(p)
+                    ),
+                )),
+            }
+        } else if fits_param(hty, shape(&pp.ty)) {
+            None
+        } else {
+            Some((
+                format!(
+                    "parameter `{}` is `{written}`, which does not fit `{what}`",
+                    p.name
+                ),
+                format!("`{what}` takes {}", accepts(hty)),
+            ))
+        };
+        if let Some((msg, help)) = problem {
+            errors.push(syn::Error::new_spanned(
+                &pp.ty,
+                render(
+                    Diagnostic::new(p.file, p.ty_span, msg)
+                        .label("declared here")
+                        .help(help),
+                ),
+            ));
+        }
+    }
+
+    // Return type.
+    let (ret_ty, decoder) = match check_return(item, asm, &render) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(e);
+            (syn::parse_quote!(()), quote!(::redlua::__private::decode::unit))
+        }
+    };
+
+    match errors.into_iter().reduce(|mut a, b| {
+        a.combine(b);
+        a
+    }) {
+        Some(e) => Err(e),
+        None => Ok(Plan {
+            params,
+            ret_ty,
+            decoder,
+        }),
+    }
+}
+
+fn type_text(ty: &Type) -> String {
+    quote!(#ty)
+        .to_string()
+        .replace("& ", "&")
+        .replace(" < ", "<")
+        .replace(" >", ">")
+        .replace("< ", "<")
+        .replace(" ,", ",")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
+        .replace(" ;", ";")
+}
+
+fn check_return(
+    item: &syn::ForeignItemFn,
+    asm: &Assembled,
+    render: &dyn Fn(Diagnostic) -> String,
+) -> Result<(Type, TokenStream), syn::Error> {
+    let written: Option<&Type> = match &item.sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, t) => Some(t),
+    };
+    let Some(ret) = &asm.ret else {
+        return match written.map(|t| (t, shape(t))) {
+            None | Some((_, Shape::Unit)) => Ok((
+                syn::parse_quote!(()),
+                quote!(::redlua::__private::decode::unit),
+            )),
+            Some((t, Shape::Value)) => Ok((t.clone(), quote!(::redlua::__private::decode::raw))),
+            Some((t, _)) => Err(syn::Error::new_spanned(
+                t,
+                format!(
+                    "{} has no `%return`, so its function returns `()` (reply discarded) or `redis::Value` (the raw reply)\n  = help: add a `%return TYPE` line to the script to decode the reply as `{}`",
+                    asm.files[0].display,
+                    type_text(t)
+                ),
+            )),
+        };
+    };
+    let decl = &ret.decl;
+    let header = return_text(decl);
+    let fail = |span_on: &dyn quote::ToTokens, msg: String, help: String| {
+        syn::Error::new_spanned(
+            span_on,
+            render(
+                Diagnostic::new(ret.file, decl.ty_span, msg)
+                    .label("declared here")
+                    .help(help),
+            ),
+        )
+    };
+    let Some(t) = written else {
+        return Err(fail(
+            &item.sig,
+            format!("the script declares `{header}` but the function has no return type"),
+            format!("add `-> {}`", suggested_return(decl)),
+        ));
+    };
+    // Peel the layers the header declares, checking each against the Rust type.
+    let mut cur = t;
+    if decl.optional {
+        match generic_arg(cur).filter(|_| shape(cur) == Shape::Option) {
+            Some(inner) => cur = inner,
+            None => {
+                return Err(fail(
+                    t,
+                    format!("`{header}` may return null, so the Rust type must be an `Option`, not `{}`", type_text(t)),
+                    format!("write `-> {}`", suggested_return(decl)),
+                ))
+            }
+        }
+    } else if shape(cur) == Shape::Option {
+        return Err(fail(
+            t,
+            format!("`{header}` never returns null, but the function returns `{}`", type_text(t)),
+            format!("declare `{header}?` in the script if it can return null, or write `-> {}`", suggested_return(decl)),
+        ));
+    }
+    if decl.array {
+        match generic_arg(cur).filter(|_| last_segment(cur).is_some_and(|s| s.ident == "Vec")) {
+            Some(inner) => cur = inner,
+            None => {
+                return Err(fail(
+                    t,
+                    format!("`{header}` returns an array, so the Rust type must be a `Vec`, not `{}`", type_text(cur)),
+                    format!("write `-> {}`", suggested_return(decl)),
+                ))
+            }
+        }
+        if decl.elem_optional {
+            match generic_arg(cur).filter(|_| shape(cur) == Shape::Option) {
+                Some(inner) => cur = inner,
+                None => {
+                    return Err(fail(
+                        t,
+                        format!("the elements of `{header}` may be null, so they must be `Option`s, not `{}`", type_text(cur)),
+                        format!("write `-> {}`", suggested_return(decl)),
+                    ))
+                }
+            }
+        }
+    }
+    let s = shape(cur);
+    let ok = s == Shape::Unknown
+        || match decl.ty {
+            HType::Int => s == Shape::Int,
+            HType::Float => s == Shape::Float,
+            HType::Str => s == Shape::OwnedString,
+            HType::Bytes => s == Shape::OwnedBytes,
+            HType::Bool => s == Shape::Bool,
+            HType::List => s == Shape::Seq,
+            HType::Dict => s == Shape::Map,
+            HType::Json => !matches!(s, Shape::Str | Shape::Bytes | Shape::Unit | Shape::Option),
+        };
+    if !ok {
+        return Err(fail(
+            t,
+            format!(
+                "the function returns `{}`, which does not fit `{header}`",
+                type_text(t)
+            ),
+            format!("write `-> {}`", suggested_return(decl)),
+        ));
+    }
+    let base = match decl.ty {
+        HType::Int => quote!(::redlua::__private::decode::int),
+        HType::Float => quote!(::redlua::__private::decode::float),
+        HType::Str => quote!(::redlua::__private::decode::string),
+        HType::Bytes => quote!(::redlua::__private::decode::bytes),
+        HType::Bool => quote!(::redlua::__private::decode::boolean),
+        HType::List | HType::Dict | HType::Json => quote!(::redlua::__private::decode::json),
+    };
+    let elem = if decl.elem_optional {
+        quote!(|v| ::redlua::__private::decode::opt(v, #base))
+    } else {
+        base
+    };
+    let arr = if decl.array {
+        quote!(|v| ::redlua::__private::decode::array(v, #elem))
+    } else {
+        elem
+    };
+    let full = if decl.optional {
+        quote!(|v| ::redlua::__private::decode::opt(v, #arr))
+    } else {
+        arr
+    };
+    Ok((t.clone(), full))
+}
+
+pub fn return_text(d: &ReturnDecl) -> String {
+    let mut s = format!("%return {}", type_name(d.ty));
+    if d.elem_optional {
+        s.push('?');
+    }
+    if d.array {
+        s.push_str("[]");
+    }
+    if d.optional {
+        s.push('?');
+    }
+    s
+}
+
+fn suggested_return(d: &ReturnDecl) -> String {
+    let mut s = match d.ty {
+        HType::Int => "i64",
+        HType::Float => "f64",
+        HType::Str => "String",
+        HType::Bytes => "Vec<u8>",
+        HType::Bool => "bool",
+        HType::List => "Vec<T>",
+        HType::Dict => "HashMap<String, T>",
+        HType::Json => "T",
+    }
+    .to_owned();
+    if d.elem_optional {
+        s = format!("Option<{s}>");
+    }
+    if d.array {
+        s = format!("Vec<{s}>");
+    }
+    if d.optional {
+        s = format!("Option<{s}>");
+    }
+    s
+}

@@ -1,0 +1,238 @@
+//! A prepared script call and the one place that talks to Redis for it.
+
+use std::cell::RefCell;
+
+use redis::{Cmd, ServerErrorKind, Value};
+
+use crate::decode::{Decoded, Fail};
+use crate::error::{self, Error};
+use crate::Script;
+
+/// A script call with its arguments encoded, ready to run.
+///
+/// Made by the function `#[redis_script]` generates; run it with
+/// [`Call::invoke`] (sync) or [`Call::invoke_async`]. A call can be run
+/// more than once.
+///
+/// ```no_run
+/// use redlua::redis_script;
+///
+/// /// INCRBY that returns the new value.
+/// #[redis_script("multiply.lua")]
+/// fn multiply(key: &str, multiplier: i64) -> i64;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut con = redis::Client::open("redis://127.0.0.1/")?.get_connection()?;
+/// let call = multiply("foo", 5);
+/// println!("running {} ({})", call.script().name(), call.script().sha1());
+/// let product = call.invoke(&mut con)?;
+/// # Ok(()) }
+/// ```
+pub struct Call<T> {
+    pub(crate) script: &'static Script,
+    /// `EVALSHA[_RO] sha numkeys keys... args...`, built once.
+    pub(crate) cmd: Cmd,
+    pub(crate) decode: fn(Value) -> Decoded<T>,
+    /// An argument that could not be encoded (e.g. JSON of a map with
+    /// non-string keys); reported when the call is run, nothing is sent.
+    pub(crate) error: Option<Box<(&'static str, String)>>,
+}
+
+impl<T> std::fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("script", &self.script.name())
+            .field("sha1", &self.script.sha1())
+            .field("args", &self.cmd.args_iter().skip(3).count())
+            .finish()
+    }
+}
+
+thread_local! {
+    // One reusable buffer per thread for packing sync commands: the hot
+    // path then allocates nothing to send.
+    static PACKED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers that grew past this are dropped after use instead of kept.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+impl<T> Call<T> {
+    /// The script this call runs.
+    pub fn script(&self) -> &'static Script {
+        self.script
+    }
+
+    /// Runs the script on a sync connection: one `EVALSHA`; if the server
+    /// does not know the script, `SCRIPT LOAD` and `EVALSHA` are sent
+    /// together (one extra round trip) and the script stays resident.
+    pub fn invoke<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
+        self.check_encoded()?;
+        let reply = PACKED.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                self.cmd.write_packed_command(&mut buf);
+                let reply = con.req_packed_command(&buf);
+                if buf.capacity() > KEEP_BUFFER {
+                    *buf = Vec::new();
+                }
+                reply
+            }
+            Err(_) => con.req_packed_command(&self.cmd.get_packed_command()),
+        });
+        match reply {
+            Err(e) if is_noscript_err(&e) => self.load_and_retry(con),
+            Ok(Value::ServerError(e)) if e.kind() == Some(ServerErrorKind::NoScript) => {
+                self.load_and_retry(con)
+            }
+            reply => self.finish(reply),
+        }
+    }
+
+    /// Runs the script on an async connection (`MultiplexedConnection`,
+    /// `ConnectionManager`, ...), with the same NOSCRIPT handling as
+    /// [`Call::invoke`].
+    pub async fn invoke_async<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
+        self.check_encoded()?;
+        match con.req_packed_command(&self.cmd).await {
+            Err(e) if is_noscript_err(&e) => {}
+            Ok(Value::ServerError(e)) if e.kind() == Some(ServerErrorKind::NoScript) => {}
+            reply => return self.finish(reply),
+        }
+        let pipe = self.load_and_call_pipe();
+        let replies = con.req_packed_commands(&pipe, 0, 2).await;
+        self.finish_loaded(replies)
+    }
+
+    #[inline]
+    pub(crate) fn check_encoded(&self) -> Result<(), Error> {
+        match &self.error {
+            None => Ok(()),
+            Some(e) => Err(error::encode(self.script, e.0, e.1.clone())),
+        }
+    }
+
+    fn load_and_retry<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
+        let packed = self.load_and_call_pipe().get_packed_pipeline();
+        let replies = con.req_packed_commands(&packed, 0, 2);
+        self.finish_loaded(replies)
+    }
+
+    /// `SCRIPT LOAD` then the call, in one round trip. SCRIPT LOAD (not EVAL)
+    /// because since Redis 7.4 scripts that came in by EVAL can be evicted.
+    fn load_and_call_pipe(&self) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.add_command(load_cmd(self.script));
+        pipe.add_command(self.cmd.clone());
+        pipe
+    }
+
+    fn finish_loaded(&self, replies: redis::RedisResult<Vec<Value>>) -> Result<T, Error> {
+        let mut replies = replies.map_err(|e| error::from_redis(self.script, e))?.into_iter();
+        match (replies.next(), replies.next()) {
+            // The load failed (e.g. NOPERM on SCRIPT LOAD, or the script does
+            // not compile): that error says more than the call's NOSCRIPT.
+            (Some(Value::ServerError(e)), _) => Err(error::from_server_error(self.script, &e)),
+            (Some(_), Some(reply)) => self.finish(Ok(reply)),
+            _ => Err(error::from_redis(
+                self.script,
+                redis::RedisError::from((
+                    redis::ErrorKind::Client,
+                    "SCRIPT LOAD + EVALSHA pipeline returned fewer than two replies",
+                )),
+            )),
+        }
+    }
+
+    #[inline]
+    fn finish(&self, reply: redis::RedisResult<Value>) -> Result<T, Error> {
+        match reply {
+            Ok(v) => (self.decode)(v).map_err(|fail| fail_to_error(self.script, fail)),
+            Err(e) => Err(error::from_redis(self.script, e)),
+        }
+    }
+}
+
+pub(crate) fn fail_to_error(script: &'static Script, fail: Fail) -> Error {
+    match fail {
+        Fail::Mismatch { expected, got } => error::decode(script, expected, &got),
+        Fail::Server(e) => error::from_server_error(script, &e),
+    }
+}
+
+pub(crate) fn is_noscript_err(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript)
+}
+
+pub(crate) fn load_cmd(script: &Script) -> Cmd {
+    let mut cmd = redis::cmd("SCRIPT");
+    cmd.arg("LOAD").arg(script.source());
+    cmd
+}
+
+/// Encodes a call's arguments; generated code drives it. Not public API.
+#[doc(hidden)]
+pub struct Builder {
+    script: &'static Script,
+    cmd: Cmd,
+    error: Option<Box<(&'static str, String)>>,
+}
+
+impl Builder {
+    /// `numkeys` KEYS follow, then ARGV; `argc` is the expected number of
+    /// both (exact unless a variadic argument is not `ExactSizeIterator`).
+    #[inline]
+    pub fn new(script: &'static Script, numkeys: usize, argc: usize) -> Builder {
+        // Sized up front so encoding does not reallocate for typical values.
+        let mut cmd = Cmd::with_capacity(3 + argc, 64 + 24 * argc);
+        cmd.arg(if script.is_read_only() {
+            "EVALSHA_RO"
+        } else {
+            "EVALSHA"
+        })
+        .arg(script.sha1())
+        .arg(numkeys);
+        Builder {
+            script,
+            cmd,
+            error: None,
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, arg: &[u8]) {
+        self.cmd.arg(arg);
+    }
+
+    #[inline]
+    pub fn push_int(&mut self, n: i64) {
+        self.cmd.arg(n);
+    }
+
+    /// Records that parameter `param` could not be encoded; the first such
+    /// error is returned when the call runs.
+    pub fn fail(&mut self, param: &'static str, message: String) {
+        if self.error.is_none() {
+            self.error = Some(Box::new((param, message)));
+        }
+    }
+
+    #[inline]
+    pub fn finish<T>(self, decode: fn(Value) -> Decoded<T>) -> Call<T> {
+        Call {
+            script: self.script,
+            cmd: self.cmd,
+            decode,
+            error: self.error,
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! How a script's reply becomes the declared Rust return type.
+//!
+//! The macro composes these functions from the `%return` directive (for
+//! example `%return str?[]` is `array(v, |e| opt(e, string))`), so each call
+//! decodes by its own header's rules with no run-time dispatch on the type.
+
+use redis::Value;
+
+/// Why a reply did not decode: what the header promised, and what came.
+#[derive(Debug)]
+pub enum Fail {
+    Mismatch { expected: &'static str, got: Value },
+    /// An error reply where a value was expected (e.g. `{err=...}` inside a table).
+    Server(redis::ServerError),
+}
+
+pub type Decoded<T> = Result<T, Fail>;
+
+fn mismatch<T>(expected: &'static str, got: Value) -> Decoded<T> {
+    match got {
+        Value::ServerError(e) => Err(Fail::Server(e)),
+        got => Err(Fail::Mismatch { expected, got }),
+    }
+}
+
+/// Return types accepted for `%return int`: every integer type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a `%return int` reply",
+    label = "expected an integer type",
+    note = "`%return int` decodes into any integer type (`i64`, `u32`, ...)"
+)]
+pub trait FromInt: Sized {
+    fn from_i64(v: i64) -> Option<Self>;
+}
+
+macro_rules! from_int_impls {
+    ($($t:ty)*) => {$(
+        impl FromInt for $t {
+            #[inline]
+            fn from_i64(v: i64) -> Option<Self> {
+                <$t>::try_from(v).ok()
+            }
+        }
+    )*};
+}
+from_int_impls!(i8 i16 i32 i64 i128 isize u8 u16 u32 u64 u128 usize);
+
+/// Return types accepted for `%return float`: `f32`, `f64`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a `%return float` reply",
+    label = "expected `f32` or `f64`"
+)]
+pub trait FromFloat: Sized {
+    fn from_f64(v: f64) -> Self;
+}
+impl FromFloat for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+impl FromFloat for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+/// The reply is discarded; an error reply is still an error.
+#[inline]
+pub fn unit(v: Value) -> Decoded<()> {
+    match v {
+        Value::ServerError(e) => Err(Fail::Server(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The raw reply, for scripts without `%return`.
+#[inline]
+pub fn raw(v: Value) -> Decoded<Value> {
+    match v {
+        Value::ServerError(e) => Err(Fail::Server(e)),
+        v => Ok(v),
+    }
+}
+
+#[inline]
+pub fn int<T: FromInt>(v: Value) -> Decoded<T> {
+    const EXPECTED: &str = "int";
+    let n = match &v {
+        Value::Int(n) => Some(*n),
+        // A script may return digits as a string (e.g. a value it read with GET).
+        Value::BulkString(b) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()),
+        Value::SimpleString(s) => s.parse().ok(),
+        _ => None,
+    };
+    match n.map(T::from_i64) {
+        Some(Some(n)) => Ok(n),
+        Some(None) => mismatch("int in the range of the declared Rust type", v),
+        None => mismatch(EXPECTED, v),
+    }
+}
+
+#[inline]
+pub fn float<T: FromFloat>(v: Value) -> Decoded<T> {
+    let f = match &v {
+        Value::Double(f) => Some(*f),
+        // Lua numbers become integers on the way out; floats come as text.
+        Value::Int(n) => Some(*n as f64),
+        Value::BulkString(b) => std::str::from_utf8(b).ok().and_then(parse_lua_number),
+        Value::SimpleString(s) => parse_lua_number(s),
+        _ => None,
+    };
+    match f {
+        Some(f) => Ok(T::from_f64(f)),
+        None => mismatch("float", v),
+    }
+}
+
+/// Reads a number as Lua's `tostring` writes it (`inf`, `-inf`, `nan`, `-nan` included).
+fn parse_lua_number(s: &str) -> Option<f64> {
+    match s {
+        "inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        "nan" | "-nan" => Some(f64::NAN),
+        s => s.parse().ok(),
+    }
+}
+
+#[inline]
+pub fn string(v: Value) -> Decoded<String> {
+    match v {
+        Value::BulkString(b) => {
+            String::from_utf8(b).or_else(|e| mismatch("UTF-8 str", Value::BulkString(e.into_bytes())))
+        }
+        Value::SimpleString(s) => Ok(s),
+        Value::Okay => Ok("OK".to_owned()),
+        Value::VerbatimString { text, .. } => Ok(text),
+        v => mismatch("str", v),
+    }
+}
+
+#[inline]
+pub fn bytes(v: Value) -> Decoded<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Ok(b),
+        Value::SimpleString(s) => Ok(s.into_bytes()),
+        Value::Okay => Ok(b"OK".to_vec()),
+        Value::VerbatimString { text, .. } => Ok(text.into_bytes()),
+        v => mismatch("bytes", v),
+    }
+}
+
+/// Lua `true` is 1 and `false` is null, so null is `false` here.
+#[inline]
+pub fn boolean(v: Value) -> Decoded<bool> {
+    match v {
+        Value::Nil => Ok(false),
+        Value::Int(n) => Ok(n != 0),
+        Value::Boolean(b) => Ok(b),
+        v => mismatch("bool", v),
+    }
+}
+
+/// `list`, `dict` and `json`: a string the script made with `cjson.encode`.
+#[inline]
+pub fn json<T: serde::de::DeserializeOwned>(v: Value) -> Decoded<T> {
+    match &v {
+        Value::BulkString(b) => serde_json::from_slice(b).or_else(|_| mismatch(json_expected::<T>(), v)),
+        Value::SimpleString(s) => serde_json::from_str(s).or_else(|_| mismatch(json_expected::<T>(), v)),
+        _ => mismatch(json_expected::<T>(), v),
+    }
+}
+
+fn json_expected<T>() -> &'static str {
+    // The type name tells the user which of their types did not match.
+    std::any::type_name::<T>()
+}
+
+/// `TYPE?`: null (Lua `nil` or `false`) is `None`.
+#[inline]
+pub fn opt<T>(v: Value, inner: fn(Value) -> Decoded<T>) -> Decoded<Option<T>> {
+    match v {
+        Value::Nil => Ok(None),
+        v => inner(v).map(Some),
+    }
+}
+
+/// `TYPE[]`: a native RESP array, each element decoded by `inner`.
+#[inline]
+pub fn array<T>(v: Value, inner: fn(Value) -> Decoded<T>) -> Decoded<Vec<T>> {
+    match v {
+        Value::Array(items) | Value::Set(items) => items.into_iter().map(inner).collect(),
+        v => mismatch("array", v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expected_of<T: std::fmt::Debug>(r: Decoded<T>) -> &'static str {
+        match r {
+            Err(Fail::Mismatch { expected, .. }) => expected,
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ints_check_range() {
+        assert_eq!(int::<u8>(Value::Int(255)).unwrap(), 255);
+        assert_eq!(
+            expected_of(int::<u8>(Value::Int(256))),
+            "int in the range of the declared Rust type"
+        );
+        assert_eq!(int::<i64>(Value::BulkString(b"-12".to_vec())).unwrap(), -12);
+        assert_eq!(expected_of(int::<i64>(Value::Nil)), "int");
+    }
+
+    #[test]
+    fn floats_come_as_text_double_or_int() {
+        assert_eq!(float::<f64>(Value::BulkString(b"2.5".to_vec())).unwrap(), 2.5);
+        assert_eq!(float::<f64>(Value::Double(0.25)).unwrap(), 0.25);
+        assert_eq!(float::<f64>(Value::Int(3)).unwrap(), 3.0);
+        assert!(float::<f64>(Value::BulkString(b"inf".to_vec())).unwrap().is_infinite());
+        assert_eq!(expected_of(float::<f64>(Value::BulkString(b"x".to_vec()))), "float");
+    }
+
+    #[test]
+    fn null_rules() {
+        assert!(!boolean(Value::Nil).unwrap());
+        assert!(boolean(Value::Int(1)).unwrap());
+        assert_eq!(opt(Value::Nil, int::<i64>).unwrap(), None);
+        assert_eq!(opt(Value::Int(4), int::<i64>).unwrap(), Some(4));
+        let v = Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::Nil]);
+        assert_eq!(
+            array(v, |e| opt(e, string)).unwrap(),
+            vec![Some("a".to_owned()), None]
+        );
+    }
+
+    #[test]
+    fn strings_are_checked_bytes_are_not() {
+        let bad = Value::BulkString(vec![0xff, 0x00]);
+        assert_eq!(expected_of(string(bad.clone())), "UTF-8 str");
+        assert_eq!(bytes(bad).unwrap(), vec![0xff, 0x00]);
+    }
+
+    #[test]
+    fn json_names_the_type() {
+        let v = Value::BulkString(br#"{"a":[1,2]}"#.to_vec());
+        let m: std::collections::HashMap<String, Vec<i32>> = json(v).unwrap();
+        assert_eq!(m["a"], vec![1, 2]);
+        assert_eq!(
+            expected_of(json::<Vec<i32>>(Value::BulkString(b"{}".to_vec()))),
+            "alloc::vec::Vec<i32>"
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! How each header type travels from a Rust argument to a KEYS/ARGV entry.
+//!
+//! Generated code calls the free functions here, one per parameter, with the
+//! parameter's Rust type as the trait's `Self`: a type that does not fit its
+//! directive fails to compile at the parameter, with the note below.
+
+use std::borrow::Cow;
+
+use crate::call::Builder;
+
+/// Types accepted for `%key` and `%arg NAME str`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be passed as a `%key` or `str` parameter",
+    label = "expected a string",
+    note = "`%key` and `str` accept `&str`, `String`, `&String` and `Cow<str>`"
+)]
+pub trait Str {
+    fn as_str(&self) -> &str;
+}
+
+impl Str for str {
+    fn as_str(&self) -> &str {
+        self
+    }
+}
+impl Str for String {
+    fn as_str(&self) -> &str {
+        self
+    }
+}
+impl Str for Cow<'_, str> {
+    fn as_str(&self) -> &str {
+        self
+    }
+}
+impl<T: Str + ?Sized> Str for &T {
+    fn as_str(&self) -> &str {
+        (**self).as_str()
+    }
+}
+
+/// Types accepted for `%arg NAME bytes`: binary-safe, no UTF-8 check.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be passed as a `bytes` parameter",
+    label = "expected bytes",
+    note = "`bytes` accepts `&[u8]`, `Vec<u8>`, `[u8; N]` and `Cow<[u8]>`"
+)]
+pub trait Bytes {
+    fn as_bytes(&self) -> &[u8];
+}
+
+impl Bytes for [u8] {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl Bytes for Vec<u8> {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl<const N: usize> Bytes for [u8; N] {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl Bytes for Cow<'_, [u8]> {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl<T: Bytes + ?Sized> Bytes for &T {
+    fn as_bytes(&self) -> &[u8] {
+        (**self).as_bytes()
+    }
+}
+
+/// Types accepted for `%arg NAME int`: every integer type, sent as decimal text.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be passed as an `int` parameter",
+    label = "expected an integer",
+    note = "`int` accepts every integer type (`i64`, `u32`, `usize`, ...)"
+)]
+pub trait Int {
+    fn to_i128(&self) -> i128;
+}
+
+macro_rules! int_impls {
+    ($($t:ty)*) => {$(
+        impl Int for $t {
+            #[inline]
+            fn to_i128(&self) -> i128 {
+                *self as i128
+            }
+        }
+    )*};
+}
+int_impls!(i8 i16 i32 i64 i128 isize u8 u16 u32 u64 usize);
+
+// u128 does not fit i128; it is written separately so no value is wrapped.
+impl Int for u128 {
+    fn to_i128(&self) -> i128 {
+        i128::try_from(*self).unwrap_or(i128::MAX)
+    }
+}
+
+impl<T: Int + ?Sized> Int for &T {
+    fn to_i128(&self) -> i128 {
+        (**self).to_i128()
+    }
+}
+
+/// Types accepted for `%arg NAME float`: `f32`, `f64`, sent in shortest
+/// round-trip form (Lua reads it with `tonumber`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be passed as a `float` parameter",
+    label = "expected `f32` or `f64`",
+    note = "`float` accepts `f32` and `f64`"
+)]
+pub trait Float {
+    fn write(&self, out: &mut Text);
+}
+
+impl Float for f64 {
+    fn write(&self, out: &mut Text) {
+        write_float(out, *self, self.abs());
+    }
+}
+impl Float for f32 {
+    fn write(&self, out: &mut Text) {
+        // Formatted as f32 so 0.1f32 travels as "0.1", not 0.10000000149011612.
+        write_float(out, *self, f64::from(self.abs()));
+    }
+}
+impl<T: Float + ?Sized> Float for &T {
+    fn write(&self, out: &mut Text) {
+        (**self).write(out)
+    }
+}
+
+fn write_float<F: std::fmt::Display + std::fmt::LowerExp>(out: &mut Text, v: F, abs: f64) {
+    use std::fmt::Write;
+    // Display never uses an exponent (1e300 would be 301 digits); Lua's
+    // tonumber reads both forms, and both are shortest round-trip.
+    let _ = if abs == 0.0 || (1e-5..1e16).contains(&abs) || abs.is_nan() || abs.is_infinite() {
+        write!(out, "{v}")
+    } else {
+        write!(out, "{v:e}")
+    };
+}
+
+/// A small stack buffer for number formatting (no allocation per argument).
+pub struct Text {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Text {
+    fn new() -> Self {
+        Text {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Types accepted for `%arg NAME bool`: sent as `1` / `0`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be passed as a `bool` parameter",
+    label = "expected `bool`"
+)]
+pub trait Bool {
+    fn value(&self) -> bool;
+}
+impl Bool for bool {
+    fn value(&self) -> bool {
+        *self
+    }
+}
+impl<T: Bool + ?Sized> Bool for &T {
+    fn value(&self) -> bool {
+        (**self).value()
+    }
+}
+
+#[inline]
+pub fn str<T: Str + ?Sized>(b: &mut Builder, v: &T) {
+    b.push(v.as_str().as_bytes());
+}
+
+#[inline]
+pub fn bytes<T: Bytes + ?Sized>(b: &mut Builder, v: &T) {
+    b.push(v.as_bytes());
+}
+
+#[inline]
+pub fn int<T: Int + ?Sized>(b: &mut Builder, v: &T) {
+    let n = v.to_i128();
+    if let Ok(small) = i64::try_from(n) {
+        // redis-rs writes i64 with itoa, no allocation.
+        b.push_int(small);
+    } else {
+        let mut t = Text::new();
+        let _ = std::fmt::Write::write_fmt(&mut t, format_args!("{n}"));
+        b.push(t.as_bytes());
+    }
+}
+
+#[inline]
+pub fn float<T: Float + ?Sized>(b: &mut Builder, v: &T) {
+    let mut t = Text::new();
+    v.write(&mut t);
+    b.push(t.as_bytes());
+}
+
+#[inline]
+pub fn bool<T: Bool + ?Sized>(b: &mut Builder, v: &T) {
+    b.push(if v.value() { b"1" } else { b"0" });
+}
+
+/// `list`, `dict` and `json`: compact JSON, decoded with `cjson` in the script.
+#[inline]
+pub fn json<T: serde::Serialize + ?Sized>(b: &mut Builder, param: &'static str, v: &T) {
+    match serde_json::to_vec(v) {
+        Ok(text) => b.push(&text),
+        Err(e) => b.fail(param, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float_text<F: Float>(v: F) -> String {
+        let mut t = Text::new();
+        v.write(&mut t);
+        String::from_utf8(t.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn floats_travel_in_shortest_round_trip_form() {
+        assert_eq!(float_text(0.1f64), "0.1");
+        assert_eq!(float_text(0.1f32), "0.1");
+        assert_eq!(float_text(1.5e300f64), "1.5e300");
+        assert_eq!(float_text(-2.5e-7f64), "-2.5e-7");
+        assert_eq!(float_text(1234.5f64), "1234.5");
+        assert_eq!(float_text(0.0f64), "0");
+        assert_eq!(float_text(f64::MAX), "1.7976931348623157e308");
+        for v in [0.1f64, 1.0 / 3.0, 1e-300, 123456789.123456789, -0.0, 5e-324] {
+            assert_eq!(float_text(v).parse::<f64>().unwrap().to_bits(), v.to_bits());
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Every header type in both directions, null handling, binary and unicode
+//! values, against a real redis-server.
+
+use std::collections::{BTreeMap, HashMap};
+
+use redlua::redis_script;
+use redlua::testing::RedisServer;
+use serde::{Deserialize, Serialize};
+
+#[redis_script("types/int.lua")]
+fn int_echo(value: i64) -> i64;
+
+#[redis_script("types/int.lua")]
+fn int_echo_u8(value: u8) -> u8;
+
+#[redis_script("types/float.lua")]
+fn float_echo(value: f64) -> f64;
+
+#[redis_script("types/float.lua")]
+fn float32_echo(value: f32) -> f32;
+
+#[redis_script("types/str.lua")]
+fn str_echo(value: &str) -> String;
+
+#[redis_script("types/str.lua")]
+fn string_echo(value: String) -> String;
+
+#[redis_script("types/bytes.lua")]
+fn bytes_echo(value: &[u8]) -> Vec<u8>;
+
+#[redis_script("types/bool.lua")]
+fn bool_echo(value: bool) -> bool;
+
+#[redis_script("types/list.lua")]
+fn list_echo(value: &[i64]) -> Vec<i64>;
+
+#[redis_script("types/dict.lua")]
+fn dict_echo(value: &HashMap<String, String>) -> HashMap<String, String>;
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Counter {
+    name: String,
+    count: i64,
+    tags: Vec<String>,
+}
+
+#[redis_script("types/json.lua")]
+fn json_bump(value: &Counter) -> Counter;
+
+#[redis_script("types/variadic.lua")]
+fn variadic(first: &str, rest: &[&str], scale: i64, values: Vec<i64>) -> Vec<String>;
+
+#[redis_script("types/maybe_int.lua")]
+fn maybe_int(present: bool) -> Option<i64>;
+
+#[redis_script("types/hmget.lua")]
+fn hmget(hash: &str, fields: &[&str]) -> Vec<Option<String>>;
+
+#[redis_script("types/nothing.lua")]
+fn set_unit(key: &str, value: &str);
+
+#[redis_script("types/nothing.lua")]
+fn set_raw(key: &str, value: &str) -> redis::Value;
+
+#[redis_script("types/null_int.lua")]
+fn null_int() -> i64;
+
+#[redis_script("types/dict.lua")]
+fn bad_dict(value: &BTreeMap<(u8, u8), u8>) -> HashMap<String, String>;
+
+fn server() -> (RedisServer, redis::Connection) {
+    let server = RedisServer::start().expect("start redis-server");
+    let con = server.connection();
+    (server, con)
+}
+
+#[test]
+fn ints_round_trip_at_the_edges_lua_can_hold() {
+    let (_s, mut con) = server();
+    // Lua numbers are doubles: integers round-trip exactly up to 2^53.
+    for v in [0, 1, -1, 42, 1 << 53, -(1 << 53)] {
+        assert_eq!(int_echo(v).invoke(&mut con).unwrap(), v);
+    }
+    assert_eq!(int_echo_u8(255).invoke(&mut con).unwrap(), 255);
+}
+
+#[test]
+fn floats_round_trip_exactly() {
+    let (_s, mut con) = server();
+    for v in [0.1, -2.5, 1.0 / 3.0, 1e300, 5e-324, 123456.789] {
+        assert_eq!(float_echo(v).invoke(&mut con).unwrap(), v, "value {v}");
+    }
+    assert_eq!(float32_echo(0.1f32).invoke(&mut con).unwrap(), 0.1f32);
+    assert!(float_echo(f64::INFINITY).invoke(&mut con).unwrap().is_infinite());
+}
+
+#[test]
+fn strings_unicode_empty_and_binary() {
+    let (_s, mut con) = server();
+    for v in ["", "hello", "héllo wörld ✓ 日本語 🎉", "line\nbreak\r\n\0nul"] {
+        assert_eq!(str_echo(v).invoke(&mut con).unwrap(), v);
+        assert_eq!(string_echo(v.to_owned()).invoke(&mut con).unwrap(), v);
+    }
+    let all: Vec<u8> = (0..=255).collect();
+    assert_eq!(bytes_echo(&all).invoke(&mut con).unwrap(), all);
+    assert_eq!(bytes_echo(&[]).invoke(&mut con).unwrap(), Vec::<u8>::new());
+    // A str reply that is not UTF-8 is a decode error, not garbage.
+    let err = str_of_hex("fffe").invoke(&mut con).unwrap_err();
+    assert!(
+        matches!(&err, redlua::Error::Decode(d) if d.expected() == "UTF-8 str"),
+        "{err}"
+    );
+}
+
+#[redis_script("types/str_of_hex.lua")]
+fn str_of_hex(hex: &str) -> String;
+
+#[test]
+fn bools_both_ways() {
+    let (_s, mut con) = server();
+    assert!(bool_echo(true).invoke(&mut con).unwrap());
+    // Lua false arrives as null, which is false for bool.
+    assert!(!bool_echo(false).invoke(&mut con).unwrap());
+}
+
+#[test]
+fn list_dict_and_json_travel_as_json() {
+    let (_s, mut con) = server();
+    assert_eq!(list_echo(&[1, 2, 3]).invoke(&mut con).unwrap(), vec![1, 2, 3]);
+    let mut m = HashMap::new();
+    m.insert("a".to_owned(), "1".to_owned());
+    m.insert("ключ".to_owned(), "значение".to_owned());
+    assert_eq!(dict_echo(&m).invoke(&mut con).unwrap(), m);
+    let c = Counter {
+        name: "hits".into(),
+        count: 41,
+        tags: vec!["x".into(), "y".into()],
+    };
+    let out = json_bump(&c).invoke(&mut con).unwrap();
+    assert_eq!(out, Counter { count: 42, ..c });
+}
+
+#[test]
+fn a_value_that_cannot_be_encoded_is_an_error_and_nothing_is_sent() {
+    let (_s, mut con) = server();
+    let mut m = BTreeMap::new();
+    m.insert((1u8, 2u8), 3u8);
+    let err = bad_dict(&m).invoke(&mut con).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("bad_dict") && text.contains("value"), "{text}");
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut con).unwrap();
+    assert!(!stats.contains("cmdstat_evalsha"), "{stats}");
+}
+
+#[test]
+fn variadic_keys_and_args_bind_tables_and_keep_keys_argv() {
+    let (_s, mut con) = server();
+    let out = variadic("k1", &["k2", "k3"], 10, vec![1, 2])
+        .invoke(&mut con)
+        .unwrap();
+    assert_eq!(out, vec!["k1|k2,k3|10", "k1|k2,k3|20", "3/3/2"]);
+    // Empty variadics are fine.
+    let out = variadic("k1", &[], 1, vec![]).invoke(&mut con).unwrap();
+    assert_eq!(out, vec!["1/1/0"]);
+    // Large variadic lists do not overflow Lua's stack.
+    let many: Vec<i64> = (0..20_000).collect();
+    let out = variadic("k", &[], 1, many).invoke(&mut con).unwrap();
+    assert_eq!(out.len(), 20_001);
+    assert_eq!(out[20_000], "1/20001/-1");
+    assert_eq!(out[19_999], "k||19999");
+}
+
+#[test]
+fn nulls_follow_the_header() {
+    let (_s, mut con) = server();
+    assert_eq!(maybe_int(true).invoke(&mut con).unwrap(), Some(7));
+    assert_eq!(maybe_int(false).invoke(&mut con).unwrap(), None);
+    let err = null_int().invoke(&mut con).unwrap_err();
+    match &err {
+        redlua::Error::Decode(d) => {
+            assert_eq!(d.script_name(), "null_int");
+            assert_eq!(d.got(), "null");
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("null_int") && text.contains("%return int?"), "{text}");
+
+    redis::cmd("HSET")
+        .arg("h")
+        .arg("a")
+        .arg("1")
+        .exec(&mut con)
+        .unwrap();
+    assert_eq!(
+        hmget("h", &["a", "missing"]).invoke(&mut con).unwrap(),
+        vec![Some("1".to_owned()), None]
+    );
+}
+
+#[test]
+fn without_return_the_reply_is_discarded_or_raw() {
+    let (_s, mut con) = server();
+    set_unit("k", "v").invoke(&mut con).unwrap();
+    let got: String = redis::cmd("GET").arg("k").query(&mut con).unwrap();
+    assert_eq!(got, "v");
+    let raw = set_raw("k", "w").invoke(&mut con).unwrap();
+    assert_eq!(
+        raw,
+        redis::Value::Array(vec![
+            redis::Value::Int(1),
+            redis::Value::BulkString(b"two".to_vec()),
+            redis::Value::Array(vec![redis::Value::Int(3)]),
+        ])
+    );
+}

@@ -1,0 +1,6 @@
+use redlua::redis_script;
+
+#[redis_script("ui/params.lua")]
+fn f(user: &str, size: Option<i64>, name: &str) -> i64;
+
+fn main() {}

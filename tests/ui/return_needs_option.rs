@@ -1,0 +1,6 @@
+use redlua::redis_script;
+
+#[redis_script("ui/ret.lua")]
+fn f(n: i64) -> i64;
+
+fn main() {}

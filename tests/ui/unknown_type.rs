@@ -1,0 +1,6 @@
+use redlua::redis_script;
+
+#[redis_script("ui/unknown_type.lua")]
+fn f(size: i64) -> i64;
+
+fn main() {}
