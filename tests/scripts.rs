@@ -57,13 +57,19 @@ fn create_status_posts_a_message() {
         .invoke(&mut con)
         .unwrap();
     assert_eq!(id, Some(1));
-    let status: std::collections::HashMap<String, String> =
-        redis::cmd("HGETALL").arg("status:1").query(&mut con).unwrap();
+    let status: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        .arg("status:1")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(status["login"], "dr_josiah");
     assert_eq!(status["message"], "hi");
     assert_eq!(status["posted"], "1.5");
     assert_eq!(status["id"], "1");
-    let posts: i64 = redis::cmd("HGET").arg("user:1").arg("posts").query(&mut con).unwrap();
+    let posts: i64 = redis::cmd("HGET")
+        .arg("user:1")
+        .arg("posts")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(posts, 1);
     let id = create_status("user:1", "status:id:", &["message", "again"])
         .invoke(&mut con)
@@ -74,9 +80,24 @@ fn create_status_posts_a_message() {
 #[test]
 fn push_and_sum_keeps_list_and_sum_in_step() {
     let (_s, mut con) = server();
-    assert_eq!(push_and_sum("mylist", "sum", &[2, 1, 2]).invoke(&mut con).unwrap(), 5);
-    assert_eq!(push_and_sum("mylist", "sum", &[10]).invoke(&mut con).unwrap(), 15);
-    let list: Vec<i64> = redis::cmd("LRANGE").arg("mylist").arg(0).arg(-1).query(&mut con).unwrap();
+    assert_eq!(
+        push_and_sum("mylist", "sum", &[2, 1, 2])
+            .invoke(&mut con)
+            .unwrap(),
+        5
+    );
+    assert_eq!(
+        push_and_sum("mylist", "sum", &[10])
+            .invoke(&mut con)
+            .unwrap(),
+        15
+    );
+    let list: Vec<i64> = redis::cmd("LRANGE")
+        .arg("mylist")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(list, vec![10, 2, 1, 2]);
 }
 
@@ -108,7 +129,11 @@ fn noscript_costs_one_extra_round_trip_and_leaves_the_script_resident() {
     let (_s, mut con) = server();
     redis::cmd("SET").arg("foo").arg(3).exec(&mut con).unwrap();
     assert_eq!(multiply("foo", 2).invoke(&mut con).unwrap(), 6);
-    assert_eq!(cmd_count(&mut con, "evalsha"), 2, "first call: miss, then load+call");
+    assert_eq!(
+        cmd_count(&mut con, "evalsha"),
+        2,
+        "first call: miss, then load+call"
+    );
     assert_eq!(cmd_count(&mut con, "script|load"), 1);
     assert_eq!(multiply("foo", 2).invoke(&mut con).unwrap(), 6);
     assert_eq!(cmd_count(&mut con, "evalsha"), 3, "hot call: one EVALSHA");
@@ -148,13 +173,20 @@ fn a_lua_error_maps_to_the_included_file_and_line() {
     };
     assert_eq!(e.script_name(), "raise");
     assert_eq!(e.code(), "ERR");
-    assert!(e.message().contains("boom from the library"), "{}", e.message());
+    assert!(
+        e.message().contains("boom from the library"),
+        "{}",
+        e.message()
+    );
     assert_eq!(
         e.location(),
         &[("lua/errors/raise.lua", 3), ("lua/lib/fail.lua", 5)][..]
     );
     let text = err.to_string();
-    assert!(text.contains("lua/errors/raise.lua:3 <- lua/lib/fail.lua:5"), "{text}");
+    assert!(
+        text.contains("lua/errors/raise.lua:3 <- lua/lib/fail.lua:5"),
+        "{text}"
+    );
     assert!(text.contains("error(\"boom from the library\")"), "{text}");
 
     // A failing redis.call keeps Redis's own code.
@@ -174,7 +206,10 @@ fn a_lua_error_maps_to_the_included_file_and_line() {
     assert!(e.message().contains("arithmetic"), "{}", e.message());
 
     // The writes before the error are not rolled back; the script still works.
-    assert_eq!(raise("scratch", "none").invoke(&mut con).unwrap(), "no error");
+    assert_eq!(
+        raise("scratch", "none").invoke(&mut con).unwrap(),
+        "no error"
+    );
 }
 
 #[test]
@@ -215,15 +250,36 @@ fn a_refused_connection_is_a_redis_error_naming_the_script() {
 async fn async_on_multiplexed_connection_and_connection_manager() {
     let server = RedisServer::start().expect("start redis-server");
     let mut con = server.multiplexed().await;
-    redis::cmd("SET").arg("foo").arg(7).exec_async(&mut con).await.unwrap();
+    redis::cmd("SET")
+        .arg("foo")
+        .arg(7)
+        .exec_async(&mut con)
+        .await
+        .unwrap();
     assert_eq!(multiply("foo", 3).invoke_async(&mut con).await.unwrap(), 21);
-    redis::cmd("SCRIPT").arg("FLUSH").exec_async(&mut con).await.unwrap();
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .exec_async(&mut con)
+        .await
+        .unwrap();
     assert_eq!(multiply("foo", 2).invoke_async(&mut con).await.unwrap(), 14);
 
-    let mut manager = redis::aio::ConnectionManager::new(server.client()).await.unwrap();
-    redis::cmd("SCRIPT").arg("FLUSH").exec_async(&mut manager).await.unwrap();
-    assert_eq!(multiply("foo", 1).invoke_async(&mut manager).await.unwrap(), 7);
-    let err = raise("scratch", "error").invoke_async(&mut manager).await.unwrap_err();
+    let mut manager = redis::aio::ConnectionManager::new(server.client())
+        .await
+        .unwrap();
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .exec_async(&mut manager)
+        .await
+        .unwrap();
+    assert_eq!(
+        multiply("foo", 1).invoke_async(&mut manager).await.unwrap(),
+        7
+    );
+    let err = raise("scratch", "error")
+        .invoke_async(&mut manager)
+        .await
+        .unwrap_err();
     assert!(matches!(err, redlua::Error::Script(_)), "{err:?}");
 
     // 64 concurrent calls on one multiplexed connection.
@@ -233,7 +289,11 @@ async fn async_on_multiplexed_connection_and_connection_manager() {
     });
     let results = futures_join_all(calls).await;
     assert!(results.iter().all(|r| r.is_ok()));
-    let sum: i64 = redis::cmd("GET").arg("s").query_async(&mut con).await.unwrap();
+    let sum: i64 = redis::cmd("GET")
+        .arg("s")
+        .query_async(&mut con)
+        .await
+        .unwrap();
     assert_eq!(sum, (0..64).sum::<i64>());
 }
 

@@ -91,13 +91,21 @@ fn floats_round_trip_exactly() {
         assert_eq!(float_echo(v).invoke(&mut con).unwrap(), v, "value {v}");
     }
     assert_eq!(float32_echo(0.1f32).invoke(&mut con).unwrap(), 0.1f32);
-    assert!(float_echo(f64::INFINITY).invoke(&mut con).unwrap().is_infinite());
+    assert!(float_echo(f64::INFINITY)
+        .invoke(&mut con)
+        .unwrap()
+        .is_infinite());
 }
 
 #[test]
 fn strings_unicode_empty_and_binary() {
     let (_s, mut con) = server();
-    for v in ["", "hello", "héllo wörld ✓ 日本語 🎉", "line\nbreak\r\n\0nul"] {
+    for v in [
+        "",
+        "hello",
+        "héllo wörld ✓ 日本語 🎉",
+        "line\nbreak\r\n\0nul",
+    ] {
         assert_eq!(str_echo(v).invoke(&mut con).unwrap(), v);
         assert_eq!(string_echo(v.to_owned()).invoke(&mut con).unwrap(), v);
     }
@@ -126,7 +134,10 @@ fn bools_both_ways() {
 #[test]
 fn list_dict_and_json_travel_as_json() {
     let (_s, mut con) = server();
-    assert_eq!(list_echo(&[1, 2, 3]).invoke(&mut con).unwrap(), vec![1, 2, 3]);
+    assert_eq!(
+        list_echo(&[1, 2, 3]).invoke(&mut con).unwrap(),
+        vec![1, 2, 3]
+    );
     let mut m = HashMap::new();
     m.insert("a".to_owned(), "1".to_owned());
     m.insert("ключ".to_owned(), "значение".to_owned());
@@ -147,8 +158,14 @@ fn a_value_that_cannot_be_encoded_is_an_error_and_nothing_is_sent() {
     m.insert((1u8, 2u8), 3u8);
     let err = bad_dict(&m).invoke(&mut con).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("bad_dict") && text.contains("value"), "{text}");
-    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut con).unwrap();
+    assert!(
+        text.contains("bad_dict") && text.contains("value"),
+        "{text}"
+    );
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut con)
+        .unwrap();
     assert!(!stats.contains("cmdstat_evalsha"), "{stats}");
 }
 
@@ -184,7 +201,10 @@ fn nulls_follow_the_header() {
         other => panic!("expected a decode error, got {other:?}"),
     }
     let text = err.to_string();
-    assert!(text.contains("null_int") && text.contains("%return int?"), "{text}");
+    assert!(
+        text.contains("null_int") && text.contains("%return int?"),
+        "{text}"
+    );
 
     redis::cmd("HSET")
         .arg("h")

@@ -108,9 +108,9 @@ pub fn assemble(loader: &dyn Loader, root: &Path, rel: &str) -> Result<Assembled
     let abs_path = join(root, &parts);
     let text = loader.load(&abs_path).map_err(|e| {
         format!(
-            "cannot read the script `{}` ({e})\n  = help: paths are relative to {}/lua/ and name \
-             the file without its `.lua` suffix",
-            abs_path.display(),
+            "cannot read the script `{}` ({e})\n  = help: script paths are relative to the crate's \
+             `lua/` folder ({}/lua/) and include the `.lua` suffix",
+            rel,
             root.display()
         )
     })?;

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use crate::assemble::{Origin, ParamKind};
 use crate::header::Type as HType;
 use crate::parse::Input;
-use crate::signature::Plan;
+use crate::validate::Checked;
 
 fn origin(o: &Origin) -> TokenStream {
     let file = o.file as u16;
@@ -17,7 +17,8 @@ fn origin(o: &Origin) -> TokenStream {
     quote!(::redlua::__private::LineOrigin { file: #file, line: #line, via: #via })
 }
 
-pub fn expand(input: &Input, plan: &Plan<'_>) -> TokenStream {
+pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
+    let plan = &checked.plan;
     let asm = &input.asm;
     let item = &input.item;
     let attrs = &item.attrs;
@@ -30,7 +31,9 @@ pub fn expand(input: &Input, plan: &Plan<'_>) -> TokenStream {
 
     let name = ident.to_string();
     let path = &asm.files[0].display;
-    let sha = sha1_smol::Sha1::from(asm.source.as_bytes()).digest().to_string();
+    let sha = sha1_smol::Sha1::from(asm.source.as_bytes())
+        .digest()
+        .to_string();
     let source = Literal::string(&asm.source);
     let read_only = asm.flags.iter().any(|f| f == "no-writes");
     let files = asm.files.iter().map(|f| &f.display);
@@ -90,7 +93,7 @@ pub fn expand(input: &Input, plan: &Plan<'_>) -> TokenStream {
                 ));
             }
             count.push(quote!(+ #n));
-            let body = encode(quote!(&__redlua_v));
+            let body = encode(quote_spanned!(span=> &__redlua_v));
             quote!(for __redlua_v in #it { #body })
         } else {
             if is_key {
@@ -98,7 +101,8 @@ pub fn expand(input: &Input, plan: &Plan<'_>) -> TokenStream {
             } else {
                 fixed_args += 1;
             }
-            encode(quote!(&#id))
+            // Spanned on the parameter's type so a trait error points there.
+            encode(quote_spanned!(span=> &#id))
         };
         if is_key {
             keys.push(code);
@@ -115,12 +119,14 @@ pub fn expand(input: &Input, plan: &Plan<'_>) -> TokenStream {
             quote!(+ #n)
         });
     let fixed = fixed_keys + fixed_args;
+    let warnings = checked.warnings.iter().map(|w| warning(&input.lit, w));
 
     quote! {
         #(#attrs)*
         #[must_use = "a script call does nothing until `.invoke(&mut con)` or `.invoke_async(&mut con).await`"]
         #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret_ty> #where_clause {
             #(const _: &str = ::core::include_str!(#tracked);)*
+            #(#warnings)*
             static __REDLUA_SCRIPT: ::redlua::__private::Script = ::redlua::__private::Script::__new(
                 #name,
                 #path,
@@ -140,6 +146,21 @@ pub fn expand(input: &Input, plan: &Plan<'_>) -> TokenStream {
             #(#keys)*
             #(#args)*
             #b.finish(#decoder)
+        }
+    }
+}
+
+/// Stable Rust has no API for a macro's warnings; using a deprecated item
+/// makes rustc print one, with our text, at the attribute's literal.
+fn warning(lit: &syn::LitStr, text: &str) -> TokenStream {
+    let note = format!("redlua: {text}");
+    let span = lit.span();
+    quote_spanned! {span=>
+        {
+            #[deprecated(note = #note)]
+            #[allow(non_camel_case_types)]
+            struct redlua_warning;
+            let _ = redlua_warning;
         }
     }
 }

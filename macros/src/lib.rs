@@ -19,8 +19,10 @@ pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = match parse::parse_item(item.clone().into()) {
         Ok(item) => item,
         Err(e) => {
+            // Still emit the user's item so its callers type-check.
+            let item = proc_macro2::TokenStream::from(item);
             let mut out = e.to_compile_error();
-            out.extend(proc_macro2::TokenStream::from(item));
+            out.extend(quote::quote!(#[allow(unused)] #item));
             return out.into();
         }
     };
@@ -34,8 +36,11 @@ pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn run(attr: proc_macro2::TokenStream, item: &syn::ForeignItemFn) -> syn::Result<proc_macro2::TokenStream> {
+fn run(
+    attr: proc_macro2::TokenStream,
+    item: &syn::ForeignItemFn,
+) -> syn::Result<proc_macro2::TokenStream> {
     let input = parse::parse(attr, item.clone())?;
-    let plan = validate::validate(&input)?;
-    Ok(expand::expand(&input, &plan))
+    let checked = validate::validate(&input)?;
+    Ok(expand::expand(&input, &checked))
 }

@@ -160,7 +160,7 @@ const GLOBALS: &[&str] = &[
     "xpcall",
 ];
 
-const INCLUDE_HELP: &str = "use `%include \"file\"` to share code between scripts";
+const INCLUDE_HELP: &str = "use `%include \"file\"` to share code";
 
 /// Names a Lua 5.1 programmer may expect but the sandbox does not have, with
 /// what to do instead.
@@ -1711,12 +1711,21 @@ impl<'a, 'o> Walker<'a, 'o> {
                 format!("`{shown}` is a write command, but the script has the `no-writes` flag"),
             );
             i.label = Some("Redis refuses writes in a `no-writes` script".to_string());
-            i.help =
-                Some("remove `no-writes` from the `#!lua` line, or remove the write".to_string());
+            // SORT, GEORADIUS and GEORADIUSBYMEMBER have read-only variants.
+            let ro = format!("{lower}_ro");
+            i.help = Some(match command_info(&ro) {
+                Some((false, _)) => format!(
+                    "use `{}`, its read-only variant, or remove `no-writes` from the `#!lua` line",
+                    ro.to_ascii_uppercase()
+                ),
+                _ => "remove `no-writes` from the `#!lua` line, or remove the write".to_string(),
+            });
         }
         if first_key > 0 && !self.opts.no_cluster {
             if let Some((val, Some(expr))) = args.get(first_key as usize) {
-                if val.lit && !val.key {
+                // MIGRATE's key is `""` when it uses its KEYS form.
+                let empty = matches!(expr, Expression::String(t) if string_literal(t) == Some(""));
+                if val.lit && !val.key && !empty {
                     if let Some(i) = self.at_node(
                         Severity::Warning,
                         expr,
@@ -1980,7 +1989,7 @@ return n
         assert_eq!((e.line, e.col, e.len), (1, 14, 7));
         assert_eq!(
             e.help.as_deref(),
-            Some("use `%include \"file\"` to share code between scripts")
+            Some("use `%include \"file\"` to share code")
         );
         let e = only_error("print('hello')\n");
         assert_eq!(e.message, "`print` is not available in Redis scripts");
@@ -2104,6 +2113,16 @@ return n
         // Commands Redis counts as writes though COMMAND does not flag them.
         let src = "#!lua flags=no-writes\nredis.call('PUBLISH', 'ch', 'm')\nreturn redis.call('pfcount', KEYS[1])\n";
         assert_eq!(errors(&check(src, &[], &[], &f)).len(), 2);
+
+        // Read-only variants.
+        let src = "#!lua flags=no-writes\nreturn redis.call('sort', KEYS[1])\n";
+        let issues = check(src, &[], &[], &f);
+        assert_eq!(
+            issues[0].help.as_deref(),
+            Some(
+                "use `SORT_RO`, its read-only variant, or remove `no-writes` from the `#!lua` line"
+            )
+        );
 
         // Subcommands.
         let src =

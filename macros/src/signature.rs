@@ -232,28 +232,8 @@ pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'
         let f = &asm.files[d.file.min(asm.files.len().saturating_sub(1))];
         d.render(&f.display, &f.text)
     };
-    let expected_sig = || {
-        let list: Vec<String> = asm
-            .params
-            .iter()
-            .map(|p| format!("{}: {}", p.name, suggested(p)))
-            .collect();
-        format!(
-            "the header declares, in order: fn {}({})",
-            item.sig.ident,
-            list.join(", ")
-        )
-    };
-    let at_param = |p: &Param, msg: String, label: &str, help: String| {
-        render(
-            Diagnostic::new(p.file, p.name_span, msg)
-                .label(label.to_owned())
-                .help(help),
-        )
-    };
-
     // Parameters: same names, same order as the header.
-    let mut rust: Vec<(syn::Ident, Type, proc_macro2::Span)> = Vec::new();
+    let mut rust: Vec<RustParam> = Vec::new();
     for input in &item.sig.inputs {
         match input {
             FnArg::Typed(pt) => match &*pt.pat {
@@ -270,56 +250,21 @@ pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'
         }
     }
     let mut params = Vec::new();
-    for (i, (ident, ty, span)) in rust.iter().enumerate() {
-        let name = ident.to_string();
-        match asm.params.get(i) {
-            Some(p) if p.name == name => params.push(PlannedParam {
-                ident: ident.clone(),
-                ty: ty.clone(),
-                header: p,
-            }),
-            Some(p) => {
-                let msg = if let Some(q) = asm.params.iter().find(|q| q.name == name) {
-                    format!(
-                        "parameter `{name}` is out of order: the header declares `{}` here and `{name}` as parameter {}",
-                        p.name,
-                        asm.params.iter().position(|x| x.name == q.name).unwrap_or(0) + 1
-                    )
-                } else {
-                    format!(
-                        "parameter `{name}` does not match the header: expected `{}` (`{}`)",
-                        p.name,
-                        directive(p)
-                    )
-                };
-                errors.push(syn::Error::new(
-                    *span,
-                    at_param(p, msg, "the header's parameter here", expected_sig()),
-                ));
-            }
-            None => {
-                let file = &asm.files[0];
-                errors.push(syn::Error::new(
-                    *span,
-                    format!(
-                        "parameter `{name}` has no `%key` or `%arg` in {}\n  = help: {}",
-                        file.display,
-                        expected_sig()
-                    ),
-                ));
+    if !asm.errors.is_empty() {
+        // Lines with header errors are missing from `asm.params`: judging
+        // names or order now would only repeat those errors. Check the types
+        // of the parameters that can be matched, by name.
+        for (ident, ty, _) in &rust {
+            if let Some(p) = asm.params.iter().find(|p| *ident == p.name) {
+                params.push(PlannedParam {
+                    ident: ident.clone(),
+                    ty: ty.clone(),
+                    header: p,
+                });
             }
         }
-    }
-    for p in asm.params.iter().skip(rust.len()) {
-        errors.push(syn::Error::new(
-            item.sig.paren_token.span.join(),
-            at_param(
-                p,
-                format!("missing parameter `{}` (`{}`)", p.name, directive(p)),
-                "declared here",
-                expected_sig(),
-            ),
-        ));
+    } else {
+        check_names(item, asm, &rust, &mut params, &mut errors, &render);
     }
 
     // Parameter types.
@@ -389,7 +334,10 @@ pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'
         Ok(r) => r,
         Err(e) => {
             errors.push(e);
-            (syn::parse_quote!(()), quote!(::redlua::__private::decode::unit))
+            (
+                syn::parse_quote!(()),
+                quote!(::redlua::__private::decode::unit),
+            )
         }
     };
 
@@ -403,6 +351,89 @@ pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'
             ret_ty,
             decoder,
         }),
+    }
+}
+
+type RustParam = (syn::Ident, Type, proc_macro2::Span);
+
+/// Same names, same order as the header.
+fn check_names<'a>(
+    item: &syn::ForeignItemFn,
+    asm: &'a Assembled,
+    rust: &[RustParam],
+    params: &mut Vec<PlannedParam<'a>>,
+    errors: &mut Vec<syn::Error>,
+    render: &dyn Fn(Diagnostic) -> String,
+) {
+    let expected_sig = || {
+        let list: Vec<String> = asm
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, suggested(p)))
+            .collect();
+        format!(
+            "the header declares, in order: fn {}({})",
+            item.sig.ident,
+            list.join(", ")
+        )
+    };
+    let at_param = |p: &Param, msg: String, label: &str, help: String| {
+        render(
+            Diagnostic::new(p.file, p.name_span, msg)
+                .label(label.to_owned())
+                .help(help),
+        )
+    };
+    for (i, (ident, ty, span)) in rust.iter().enumerate() {
+        let name = ident.to_string();
+        match asm.params.get(i) {
+            Some(p) if p.name == name => params.push(PlannedParam {
+                ident: ident.clone(),
+                ty: ty.clone(),
+                header: p,
+            }),
+            Some(p) => {
+                let msg = if let Some(q) = asm.params.iter().find(|q| q.name == name) {
+                    format!(
+                        "parameter `{name}` is out of order: the header declares `{}` here and `{name}` as parameter {}",
+                        p.name,
+                        asm.params.iter().position(|x| x.name == q.name).unwrap_or(0) + 1
+                    )
+                } else {
+                    format!(
+                        "parameter `{name}` does not match the header: expected `{}` (`{}`)",
+                        p.name,
+                        directive(p)
+                    )
+                };
+                errors.push(syn::Error::new(
+                    *span,
+                    at_param(p, msg, "the header's parameter here", expected_sig()),
+                ));
+            }
+            None => {
+                let file = &asm.files[0];
+                errors.push(syn::Error::new(
+                    *span,
+                    format!(
+                        "parameter `{name}` has no `%key` or `%arg` in {}\n  = help: {}",
+                        file.display,
+                        expected_sig()
+                    ),
+                ));
+            }
+        }
+    }
+    for p in asm.params.iter().skip(rust.len()) {
+        errors.push(syn::Error::new(
+            item.sig.paren_token.span.join(),
+            at_param(
+                p,
+                format!("missing parameter `{}` (`{}`)", p.name, directive(p)),
+                "declared here",
+                expected_sig(),
+            ),
+        ));
     }
 }
 
@@ -469,19 +500,26 @@ fn check_return(
     if decl.optional {
         match generic_arg(cur).filter(|_| shape(cur) == Shape::Option) {
             Some(inner) => cur = inner,
-            None => {
-                return Err(fail(
-                    t,
-                    format!("`{header}` may return null, so the Rust type must be an `Option`, not `{}`", type_text(t)),
-                    format!("write `-> {}`", suggested_return(decl)),
-                ))
-            }
+            None => return Err(fail(
+                t,
+                format!(
+                    "`{header}` may return null, so the Rust type must be an `Option`, not `{}`",
+                    type_text(t)
+                ),
+                format!("write `-> {}`", suggested_return(decl)),
+            )),
         }
     } else if shape(cur) == Shape::Option {
         return Err(fail(
             t,
-            format!("`{header}` never returns null, but the function returns `{}`", type_text(t)),
-            format!("declare `{header}?` in the script if it can return null, or write `-> {}`", suggested_return(decl)),
+            format!(
+                "`{header}` never returns null, but the function returns `{}`",
+                type_text(t)
+            ),
+            format!(
+                "declare `{header}?` in the script if it can return null, or write `-> {}`",
+                suggested_return(decl)
+            ),
         ));
     }
     if decl.array {
@@ -490,7 +528,10 @@ fn check_return(
             None => {
                 return Err(fail(
                     t,
-                    format!("`{header}` returns an array, so the Rust type must be a `Vec`, not `{}`", type_text(cur)),
+                    format!(
+                        "`{header}` returns an array, so the Rust type must be a `Vec`, not `{}`",
+                        type_text(cur)
+                    ),
                     format!("write `-> {}`", suggested_return(decl)),
                 ))
             }

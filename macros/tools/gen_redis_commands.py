@@ -126,7 +126,8 @@ def main():
 
     with open(OUT, "w") as f:
         f.write("//! Redis command table for lua_check.rs.\n//!\n")
-        f.write("//! generated from COMMAND on redis %s by `python3 macros/tools/gen_redis_commands.py`\n" % version)
+        invocation = " ".join(["python3", "macros/tools/gen_redis_commands.py"] + sys.argv[1:])
+        f.write("//! generated from COMMAND on redis %s by `%s`\n" % (version, invocation))
         f.write("//! (do not edit by hand; re-run the script against another server to refresh it).\n//!\n")
         f.write("//! `(name, is_write, first_key)`: `name` is lowercase, subcommands are\n")
         f.write("//! `container|sub`; `is_write` is true when a `no-writes` script may not call\n")

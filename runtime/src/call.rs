@@ -137,7 +137,9 @@ impl<T> Call<T> {
     }
 
     fn finish_loaded(&self, replies: redis::RedisResult<Vec<Value>>) -> Result<T, Error> {
-        let mut replies = replies.map_err(|e| error::from_redis(self.script, e))?.into_iter();
+        let mut replies = replies
+            .map_err(|e| error::from_redis(self.script, e))?
+            .into_iter();
         match (replies.next(), replies.next()) {
             // The load failed (e.g. NOPERM on SCRIPT LOAD, or the script does
             // not compile): that error says more than the call's NOSCRIPT.

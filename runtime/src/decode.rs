@@ -9,7 +9,10 @@ use redis::Value;
 /// Why a reply did not decode: what the header promised, and what came.
 #[derive(Debug)]
 pub enum Fail {
-    Mismatch { expected: &'static str, got: Value },
+    Mismatch {
+        expected: &'static str,
+        got: Value,
+    },
     /// An error reply where a value was expected (e.g. `{err=...}` inside a table).
     Server(redis::ServerError),
 }
@@ -128,9 +131,8 @@ fn parse_lua_number(s: &str) -> Option<f64> {
 #[inline]
 pub fn string(v: Value) -> Decoded<String> {
     match v {
-        Value::BulkString(b) => {
-            String::from_utf8(b).or_else(|e| mismatch("UTF-8 str", Value::BulkString(e.into_bytes())))
-        }
+        Value::BulkString(b) => String::from_utf8(b)
+            .or_else(|e| mismatch("UTF-8 str", Value::BulkString(e.into_bytes()))),
         Value::SimpleString(s) => Ok(s),
         Value::Okay => Ok("OK".to_owned()),
         Value::VerbatimString { text, .. } => Ok(text),
@@ -164,8 +166,12 @@ pub fn boolean(v: Value) -> Decoded<bool> {
 #[inline]
 pub fn json<T: serde::de::DeserializeOwned>(v: Value) -> Decoded<T> {
     match &v {
-        Value::BulkString(b) => serde_json::from_slice(b).or_else(|_| mismatch(json_expected::<T>(), v)),
-        Value::SimpleString(s) => serde_json::from_str(s).or_else(|_| mismatch(json_expected::<T>(), v)),
+        Value::BulkString(b) => {
+            serde_json::from_slice(b).or_else(|_| mismatch(json_expected::<T>(), v))
+        }
+        Value::SimpleString(s) => {
+            serde_json::from_str(s).or_else(|_| mismatch(json_expected::<T>(), v))
+        }
         _ => mismatch(json_expected::<T>(), v),
     }
 }
@@ -217,11 +223,19 @@ mod tests {
 
     #[test]
     fn floats_come_as_text_double_or_int() {
-        assert_eq!(float::<f64>(Value::BulkString(b"2.5".to_vec())).unwrap(), 2.5);
+        assert_eq!(
+            float::<f64>(Value::BulkString(b"2.5".to_vec())).unwrap(),
+            2.5
+        );
         assert_eq!(float::<f64>(Value::Double(0.25)).unwrap(), 0.25);
         assert_eq!(float::<f64>(Value::Int(3)).unwrap(), 3.0);
-        assert!(float::<f64>(Value::BulkString(b"inf".to_vec())).unwrap().is_infinite());
-        assert_eq!(expected_of(float::<f64>(Value::BulkString(b"x".to_vec()))), "float");
+        assert!(float::<f64>(Value::BulkString(b"inf".to_vec()))
+            .unwrap()
+            .is_infinite());
+        assert_eq!(
+            expected_of(float::<f64>(Value::BulkString(b"x".to_vec()))),
+            "float"
+        );
     }
 
     #[test]

@@ -434,9 +434,16 @@ impl fmt::Display for DecodeError {
             self.got
         )?;
         if self.got_null && !is_optional(self.expected) {
-            f.write_str(
+            // Header type names are single words; JSON targets are Rust type paths.
+            let declared = if self.expected.chars().all(|c| c.is_ascii_lowercase()) {
+                self.expected.to_string()
+            } else {
+                "TYPE".to_string()
+            };
+            write!(
+                f,
                 "\n  hint: Lua `nil` and `false` both arrive as null; \
-                 declare `%return T?` to accept null",
+                 declare `%return {declared}?` to accept null"
             )?;
         }
         Ok(())
@@ -1424,7 +1431,7 @@ mod tests {
         assert_eq!((d.expected(), d.got()), ("int", "null"));
         assert_eq!(
             e.to_string(),
-            "script `create_status` (lua/create_status.lua): reply does not decode as int: got null\n  hint: Lua `nil` and `false` both arrive as null; declare `%return T?` to accept null"
+            "script `create_status` (lua/create_status.lua): reply does not decode as int: got null\n  hint: Lua `nil` and `false` both arrive as null; declare `%return int?` to accept null"
         );
 
         let e = decode(&SCRIPT, "str", &Value::Int(42));

@@ -41,8 +41,8 @@ mod script;
 pub mod testing;
 
 pub use call::Call;
-pub use error::{DecodeError, Error, ReplyError, ScriptError};
 pub use error::EncodeError;
+pub use error::{DecodeError, Error, ReplyError, ScriptError};
 pub use script::Script;
 
 /// Generates a typed function that runs a Lua script file.

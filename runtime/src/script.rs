@@ -113,7 +113,12 @@ impl Script {
         chain
             .iter()
             .rev()
-            .map(|o| (self.files.get(usize::from(o.file)).copied().unwrap_or("?"), o.line))
+            .map(|o| {
+                (
+                    self.files.get(usize::from(o.file)).copied().unwrap_or("?"),
+                    o.line,
+                )
+            })
             .collect()
     }
 
