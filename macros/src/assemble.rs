@@ -1399,8 +1399,11 @@ mod tests {
         let err = assemble(&tree(&[]), Path::new("/crate"), "lua/none.lua")
             .err()
             .unwrap_or_default();
-        assert!(err.contains("/crate/lua/none.lua"), "{err}");
-        assert!(err.contains("paths are relative to /crate/lua/"), "{err}");
+        assert!(err.contains("`lua/none.lua`"), "{err}");
+        assert!(
+            err.contains("relative to the crate's `lua/` folder (/crate/lua/)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1538,12 +1538,10 @@ impl<'a, 'o> Walker<'a, 'o> {
             match suffix {
                 Suffix::Index(index) => {
                     match index {
-                        Index::Dot { name, .. } => {
-                            if i == 0 {
-                                if let Some(g) = global {
-                                    self.check_member(g, name, target);
-                                    member = Some(name_of(name));
-                                }
+                        Index::Dot { name, .. } if i == 0 => {
+                            if let Some(g) = global {
+                                self.check_member(g, name, target);
+                                member = Some(name_of(name));
                             }
                         }
                         Index::Brackets { expression, .. } => {

@@ -500,14 +500,16 @@ fn check_return(
     if decl.optional {
         match generic_arg(cur).filter(|_| shape(cur) == Shape::Option) {
             Some(inner) => cur = inner,
-            None => return Err(fail(
-                t,
-                format!(
+            None => {
+                return Err(fail(
+                    t,
+                    format!(
                     "`{header}` may return null, so the Rust type must be an `Option`, not `{}`",
                     type_text(t)
                 ),
-                format!("write `-> {}`", suggested_return(decl)),
-            )),
+                    format!("write `-> {}`", suggested_return(decl)),
+                ))
+            }
         }
     } else if shape(cur) == Shape::Option {
         return Err(fail(

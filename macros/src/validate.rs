@@ -1,7 +1,7 @@
 //! Phase 2: every check, errors collected and reported together.
 
 use crate::assemble::Assembled;
-use crate::diag::{span_at, Diagnostic};
+use crate::diag::{line_of, span_at, Diagnostic};
 use crate::lua_check::{self, LuaIssue, Severity};
 use crate::parse::Input;
 use crate::signature::{self, Plan};
@@ -34,7 +34,9 @@ fn map_issue(asm: &Assembled, issue: &LuaIssue) -> Option<Diagnostic> {
     let span = if line_text.trim_start().starts_with('%') {
         asm.params
             .iter()
-            .find(|p| p.file == origin.file && issue.message.contains(&format!("`{}`", p.name)))
+            .find(|p| {
+                p.file == origin.file && line_of(&file.text, p.name_span.start).0 == origin.line
+            })
             .map(|p| p.name_span)
             .unwrap_or_else(|| span_at(&file.text, origin.line, 1, line_text.chars().count()))
     } else {

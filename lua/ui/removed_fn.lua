@@ -1,0 +1,4 @@
+%return int
+local json = require("cjson")
+print("hello")
+return 1

@@ -1,0 +1,4 @@
+%key counter
+%include "lib/broken"
+%return int
+return bump(counter)

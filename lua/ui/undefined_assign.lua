@@ -1,0 +1,4 @@
+%key counter
+%return int
+count = redis.call("INCR", counter)
+return count

@@ -1,0 +1,4 @@
+%key counter
+%return int
+local total = redis.call("INCR", counter)
+return totl

@@ -1,0 +1,6 @@
+use redlua::redis_script;
+
+#[redis_script("ui/undefined_assign.lua")]
+fn f(counter: &str) -> i64;
+
+fn main() {}
