@@ -166,7 +166,9 @@ fn call_sync<C: redis::ConnectionLike>(con: &mut C, lua: Lua, client: Client) ->
             .arg(K_INCR)
             .query(con)
             .expect("EVALSHA incr"),
-        (Lua::Incr, Client::RedisScript) => raw().incr.key(K_INCR).invoke(con).expect("Script incr"),
+        (Lua::Incr, Client::RedisScript) => {
+            raw().incr.key(K_INCR).invoke(con).expect("Script incr")
+        }
         (Lua::Four, Client::Redlua) => four(K_USER, K_IDS, K_STATUS, MESSAGE)
             .invoke(con)
             .expect("four"),
@@ -386,7 +388,11 @@ impl Config {
             .unwrap_or_else(|_| "1,2,3,4,5".to_owned())
             .split(',')
             .filter(|s| !s.trim().is_empty())
-            .map(|s| s.trim().parse().expect("BENCH_CASES: comma-separated numbers 1-5"))
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .expect("BENCH_CASES: comma-separated numbers 1-5")
+            })
             .collect();
         Config {
             secs: Duration::from_secs_f64(env_f64("BENCH_SECS", 2.0)),
@@ -775,12 +781,7 @@ struct MissCost {
 
 /// Counts what `misses` cold calls cost: a `SCRIPT FLUSH` (not counted)
 /// before each, then one call through a counting connection.
-fn miss_cost_sync(
-    con: &mut redis::Connection,
-    misses: u64,
-    lua: Lua,
-    client: Client,
-) -> MissCost {
+fn miss_cost_sync(con: &mut redis::Connection, misses: u64, lua: Lua, client: Client) -> MissCost {
     // Hits first, for the baseline.
     let mut counted = Counted {
         inner: con,
@@ -985,7 +986,11 @@ fn main() {
     let _ = writeln!(
         md,
         "- load average at start: {}",
-        read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        read("/proc/loadavg")
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 
     // CPU per call of the sync hot path, from case 1's runs, for case 5.
@@ -1031,7 +1036,10 @@ fn main() {
             );
             target(
                 &mut targets,
-                format!("1. hot call {}: redlua >= 1.05x redis::Script::invoke", lua.short()),
+                format!(
+                    "1. hot call {}: redlua >= 1.05x redis::Script::invoke",
+                    lua.short()
+                ),
                 ratio(r, script_rate),
                 r / script_rate >= 1.05,
             );
@@ -1093,11 +1101,16 @@ fn main() {
             &[PipeClient::Raw]
         };
         for lua in Lua::ALL {
-            let series = interleaved(&cfg, &format!("case 3 {}", lua.short()), clients.len(), |i, d| {
-                run_sync(d, n as u64, || {
-                    std::hint::black_box(call_pipe(&mut con, lua, clients[i], n));
-                })
-            });
+            let series = interleaved(
+                &cfg,
+                &format!("case 3 {}", lua.short()),
+                clients.len(),
+                |i, d| {
+                    run_sync(d, n as u64, || {
+                        std::hint::black_box(call_pipe(&mut con, lua, clients[i], n));
+                    })
+                },
+            );
             let raw_rate = series[clients.len() - 1].rate();
             for (client, s) in clients.iter().zip(&series) {
                 let _ = writeln!(
@@ -1162,11 +1175,18 @@ fn main() {
             }
         }
 
-        eprintln!("  case 4: counting round trips of {} misses per row", cfg.misses);
+        eprintln!(
+            "  case 4: counting round trips of {} misses per row",
+            cfg.misses
+        );
         let mut costs = Vec::new();
         for lua in Lua::ALL {
             for client in [Client::Redlua, Client::RedisScript] {
-                costs.push((client, false, miss_cost_sync(&mut con, cfg.misses, lua, client)));
+                costs.push((
+                    client,
+                    false,
+                    miss_cost_sync(&mut con, cfg.misses, lua, client),
+                ));
             }
             costs.push((
                 Client::Redlua,
