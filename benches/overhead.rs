@@ -3,7 +3,8 @@
 //! `cargo bench --bench overhead` starts its own `redis-server` (through
 //! `redlua::testing::RedisServer`), pins it to one CPU and this benchmark's
 //! thread to another (with `taskset`, when there are two CPUs), runs every
-//! variant for `BENCH_SECS` seconds `BENCH_REPS` times, interleaved, and
+//! variant for `BENCH_SECS` seconds `BENCH_REPS` times (each measurement cut
+//! into `BENCH_SLICES` slices interleaved with the other variants'), and
 //! prints the median throughput and its ratio to raw redis-rs measured in
 //! the same run, as Markdown tables:
 //!
@@ -23,6 +24,7 @@
 //! |---------------------|---------|-----------------------------------------------------|
 //! | `BENCH_SECS`        | 2       | seconds per measurement                             |
 //! | `BENCH_REPS`        | 5       | measurements per variant (the median is reported)   |
+//! | `BENCH_SLICES`      | 20      | slices per measurement, interleaved across variants |
 //! | `BENCH_WARMUP_SECS` | 0.2     | unmeasured warm-up before each measurement          |
 //! | `BENCH_TASKS`       | 64      | concurrent tasks in case 2                          |
 //! | `BENCH_PIPE`        | 16      | calls per pipeline in case 3                        |
@@ -240,14 +242,18 @@ async fn call_async<C: redis::aio::ConnectionLike + Send>(
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum PipeClient {
+    /// `redlua::pipe()` as is: one `SCRIPT LOAD` per distinct script ahead.
     Redlua,
+    /// `redlua::pipe()` with `assume_loaded()`: the calls only.
+    RedluaAssumeLoaded,
     Raw,
 }
 
 impl PipeClient {
     fn name(self) -> &'static str {
         match self {
-            PipeClient::Redlua => "redlua `pipe()`",
+            PipeClient::Redlua => "redlua `pipe()` (+1 SCRIPT LOAD)",
+            PipeClient::RedluaAssumeLoaded => "redlua `pipe().assume_loaded()`",
             PipeClient::Raw => "raw `redis::Pipeline` of EVALSHA",
         }
     }
@@ -255,7 +261,7 @@ impl PipeClient {
 
 /// One pipeline of `n` calls; returns the last reply.
 #[inline(never)]
-fn call_pipe(con: &mut redis::Connection, lua: Lua, client: PipeClient, n: usize) -> i64 {
+fn call_pipe<C: redis::ConnectionLike>(con: &mut C, lua: Lua, client: PipeClient, n: usize) -> i64 {
     match client {
         PipeClient::Raw => {
             let mut p = redis::pipe();
@@ -276,14 +282,36 @@ fn call_pipe(con: &mut redis::Connection, lua: Lua, client: PipeClient, n: usize
             assert_eq!(replies.len(), n);
             replies[n - 1]
         }
-        PipeClient::Redlua => redlua_pipe(con, lua, n),
+        PipeClient::Redlua => redlua_pipe(con, lua, n, false),
+        PipeClient::RedluaAssumeLoaded => redlua_pipe(con, lua, n, true),
     }
 }
 
-/// A redlua pipeline of `n` calls (`redlua::pipe()`): not written yet.
-const HAVE_REDLUA_PIPE: bool = false;
-fn redlua_pipe(_con: &mut redis::Connection, _lua: Lua, _n: usize) -> i64 {
-    unimplemented!("redlua::pipe() does not exist yet")
+/// A redlua pipeline of `n` calls, every reply decoded; `assume_loaded`
+/// drops the `SCRIPT LOAD` a `redlua::pipe()` batch sends by default.
+fn redlua_pipe<C: redis::ConnectionLike>(
+    con: &mut C,
+    lua: Lua,
+    n: usize,
+    assume_loaded: bool,
+) -> i64 {
+    let mut p = redlua::Pipeline::with_capacity(n);
+    if assume_loaded {
+        p.assume_loaded();
+    }
+    let mut handles = Vec::with_capacity(n);
+    for _ in 0..n {
+        handles.push(match lua {
+            Lua::Incr => p.add(incr(K_INCR)),
+            Lua::Four => p.add(four(K_USER, K_IDS, K_STATUS, MESSAGE)),
+        });
+    }
+    let results = p.query(con).expect("redlua pipeline");
+    let mut last = 0;
+    for h in handles {
+        last = results.get(h).expect("redlua pipeline entry");
+    }
+    last
 }
 
 // ---------------------------------------------------------------------------
@@ -356,6 +384,7 @@ fn thread_cpu() -> Duration {
 struct Config {
     secs: Duration,
     reps: usize,
+    slices: usize,
     warmup: Duration,
     tasks: usize,
     pipe: usize,
@@ -397,6 +426,7 @@ impl Config {
         Config {
             secs: Duration::from_secs_f64(env_f64("BENCH_SECS", 2.0)),
             reps: env_usize("BENCH_REPS", 5).max(1),
+            slices: env_usize("BENCH_SLICES", 20).max(1),
             warmup: Duration::from_secs_f64(env_f64("BENCH_WARMUP_SECS", 0.2)),
             tasks: env_usize("BENCH_TASKS", 64).max(1),
             pipe: env_usize("BENCH_PIPE", 16).max(1),
@@ -533,8 +563,10 @@ impl Series {
     }
 }
 
-/// Runs every variant `reps` times, round-robin with a rotating start, so
-/// slow drift (other load, thermal) spreads evenly over the variants.
+/// Runs every variant `reps` times. Each repetition gives every variant
+/// `secs` in total, cut into `slices` short slices taken round-robin (with a
+/// rotating start), so bursts of other load on the machine hit all variants
+/// alike instead of spoiling one variant's whole measurement.
 fn interleaved(
     cfg: &Config,
     label: &str,
@@ -542,14 +574,34 @@ fn interleaved(
     mut measure: impl FnMut(usize, Duration) -> Run,
 ) -> Vec<Series> {
     let mut out = vec![Series::default(); n];
+    let slices = cfg.slices.max(1);
+    let slice = cfg.secs / slices as u32;
     for rep in 0..cfg.reps {
-        eprint!("  {label}: repetition {}/{}\r", rep + 1, cfg.reps);
-        for k in 0..n {
-            let i = (rep + k) % n;
-            if !cfg.warmup.is_zero() {
+        eprint!("  {label}: repetition {}/{}   \r", rep + 1, cfg.reps);
+        if !cfg.warmup.is_zero() {
+            for i in 0..n {
                 measure(i, cfg.warmup);
             }
-            out[i].0.push(measure(i, cfg.secs));
+        }
+        let mut total = vec![
+            Run {
+                ops: 0,
+                wall: Duration::ZERO,
+                cpu: Duration::ZERO,
+            };
+            n
+        ];
+        for k in 0..slices {
+            for j in 0..n {
+                let i = (rep + k + j) % n;
+                let r = measure(i, slice);
+                total[i].ops += r.ops;
+                total[i].wall += r.wall;
+                total[i].cpu += r.cpu;
+            }
+        }
+        for (series, run) in out.iter_mut().zip(total) {
+            series.0.push(run);
         }
     }
     eprintln!("  {label}: done{:20}", "");
@@ -558,6 +610,30 @@ fn interleaved(
 
 fn ratio(a: f64, b: f64) -> String {
     format!("{:.3}x", a / b)
+}
+
+/// Client-only cost: CPU ns per operation of `n` variants run against the
+/// in-memory [`Canned`] connection (shorter slices: it is CPU-bound).
+fn client_only(
+    cfg: &Config,
+    label: &str,
+    n: usize,
+    ops_per_call: u64,
+    mut f: impl FnMut(&mut Canned, usize),
+) -> Vec<f64> {
+    let slice = cfg.secs / 4;
+    let short = Config {
+        secs: slice,
+        warmup: cfg.warmup.min(slice),
+        reps: cfg.reps,
+        ..Config::from_env()
+    };
+    let mut canned = Canned { seen: 0 };
+    let series = interleaved(&short, label, n, |i, d| {
+        run_sync(d, ops_per_call, || f(&mut canned, i))
+    });
+    std::hint::black_box(canned.seen);
+    series.iter().map(|s| s.cpu_us() * 1000.0).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -765,6 +841,42 @@ impl redis::aio::ConnectionLike for CountedAsync<'_> {
 
     fn get_db(&self) -> i64 {
         self.inner.get_db()
+    }
+}
+
+/// An in-memory connection: takes the packed request and answers `:1`
+/// without any I/O, so a run measures only what the client library does
+/// per call (build, pack, decode). Not a server: replies are canned.
+struct Canned {
+    seen: usize,
+}
+
+impl redis::ConnectionLike for Canned {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        self.seen = self.seen.wrapping_add(std::hint::black_box(cmd).len());
+        Ok(Value::Int(1))
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        _offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        self.seen = self.seen.wrapping_add(std::hint::black_box(cmd).len());
+        Ok(vec![Value::Int(1); count])
+    }
+
+    fn get_db(&self) -> i64 {
+        0
+    }
+
+    fn check_connection(&mut self) -> bool {
+        true
+    }
+
+    fn is_open(&self) -> bool {
+        true
     }
 }
 
@@ -978,10 +1090,12 @@ fn main() {
     let _ = writeln!(md, "- pinning: {pinning}");
     let _ = writeln!(
         md,
-        "- each variant: {} x {secs}s (+{}s warm-up each), interleaved; median reported; \
-         spread = half the min-max range; ratios are of medians from this run",
+        "- each variant: {} repetitions of {secs}s (+{}s warm-up), each cut into {} slices \
+         interleaved round-robin with the other variants of its table; median reported; \
+         spread = half the min-max range of the repetitions; ratios are of medians from this run",
         cfg.reps,
-        cfg.warmup.as_secs_f64()
+        cfg.warmup.as_secs_f64(),
+        cfg.slices
     );
     let _ = writeln!(
         md,
@@ -1092,14 +1206,14 @@ fn main() {
         let _ = writeln!(
             md,
             "\n### 3. Pipelines of {n} script calls, one sync connection\n\n\
-             | script | client | calls/s (median) | pipelines/s | spread | client CPU µs/call | vs raw pipeline |\n\
-             |---|---|---:|---:|---:|---:|---:|"
+             | script | client | calls/s (median) | pipelines/s | spread | client CPU µs/call | vs raw pipeline | client-only ns/call (in-memory) | client-only vs raw |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|"
         );
-        let clients: &[PipeClient] = if HAVE_REDLUA_PIPE {
-            &[PipeClient::Redlua, PipeClient::Raw]
-        } else {
-            &[PipeClient::Raw]
-        };
+        let clients = [
+            PipeClient::Redlua,
+            PipeClient::RedluaAssumeLoaded,
+            PipeClient::Raw,
+        ];
         for lua in Lua::ALL {
             let series = interleaved(
                 &cfg,
@@ -1112,29 +1226,43 @@ fn main() {
                 },
             );
             let raw_rate = series[clients.len() - 1].rate();
-            for (client, s) in clients.iter().zip(&series) {
+            let ns = client_only(
+                &cfg,
+                &format!("case 3 {} in-memory", lua.short()),
+                clients.len(),
+                n as u64,
+                |c, i| {
+                    std::hint::black_box(call_pipe(c, lua, clients[i], n));
+                },
+            );
+            let raw_ns = ns[clients.len() - 1];
+            for ((client, s), ns) in clients.iter().zip(&series).zip(&ns) {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {:.0} | {:.0} | ±{:.1}% | {:.2} | {} |",
+                    "| {} | {} | {:.0} | {:.0} | ±{:.1}% | {:.2} | {} | {:.0} | {} |",
                     lua.name(),
                     client.name(),
                     s.rate(),
                     s.rate() / n as f64,
                     s.spread(),
                     s.cpu_us(),
-                    ratio(s.rate(), raw_rate)
+                    ratio(s.rate(), raw_rate),
+                    ns,
+                    ratio(*ns, raw_ns)
                 );
             }
-            if !HAVE_REDLUA_PIPE {
-                continue;
+            for (k, what) in [(0, "pipe()"), (1, "pipe().assume_loaded()")] {
+                let r = series[k].rate();
+                target(
+                    &mut targets,
+                    format!(
+                        "3. pipeline of {n} {}: redlua {what} >= 0.98x raw",
+                        lua.short()
+                    ),
+                    ratio(r, raw_rate),
+                    r / raw_rate >= NOISE,
+                );
             }
-            let r = series[0].rate();
-            target(
-                &mut targets,
-                format!("3. pipeline of {n} {}: redlua >= 0.98x raw", lua.short()),
-                ratio(r, raw_rate),
-                r / raw_rate >= NOISE,
-            );
         }
     }
 
@@ -1247,9 +1375,11 @@ fn main() {
              Allocations: allocator calls (alloc + realloc) on the calling thread during {n} \
              calls / {n}; the async rows run one task on the current-thread runtime, so the \
              connection's driver task is counted too. CPU: `getrusage(RUSAGE_THREAD)` user + sys \
-             per call, from case 1's runs (the client thread does all the client's work).\n\n\
-             | script | client | allocs/call | bytes/call | client CPU µs/call | allocs vs raw `cmd` |\n\
-             |---|---|---:|---:|---:|---:|"
+             per call, from case 1's runs (the client thread does all the client's work, \
+             mostly socket syscalls). Client-only: CPU ns per call against an in-memory \
+             connection that answers `:1` without I/O (build + pack + decode only).\n\n\
+             | script | client | allocs/call | bytes/call | allocs vs raw `cmd` | client CPU µs/call | client-only ns/call (in-memory) | client-only vs raw `cmd` |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|"
         );
         let clients = [Client::Redlua, Client::RawEvalsha, Client::RedisScript];
         for lua in Lua::ALL {
@@ -1270,20 +1400,32 @@ fn main() {
                 ));
             }
             let raw_allocs = sync_rows[1].1;
-            for (client, allocs, bytes) in &sync_rows {
+            let ns = client_only(
+                &cfg,
+                &format!("case 5 {} in-memory", lua.short()),
+                clients.len(),
+                1,
+                |c, i| {
+                    std::hint::black_box(call_sync(c, lua, clients[i]));
+                },
+            );
+            let raw_ns = ns[1];
+            for ((client, allocs, bytes), ns) in sync_rows.iter().zip(&ns) {
                 let cpu = hot_cpu
                     .iter()
                     .find(|(l, c, _)| *l == lua && c == client)
                     .map_or("-".to_owned(), |(_, _, us)| format!("{us:.2}"));
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {:.2} | {:.0} | {} | {} |",
+                    "| {} | {} | {:.2} | {:.0} | {} | {} | {:.0} | {} |",
                     lua.name(),
                     client.name(),
                     allocs,
                     bytes,
+                    ratio(*allocs, raw_allocs),
                     cpu,
-                    ratio(*allocs, raw_allocs)
+                    ns,
+                    ratio(*ns, raw_ns)
                 );
             }
             target(
@@ -1313,7 +1455,7 @@ fn main() {
             for (client, allocs, bytes) in &async_rows {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {:.2} | {:.0} | - | {} |",
+                    "| {} | {} | {:.2} | {:.0} | {} | - | - | - |",
                     lua.name(),
                     client.name_async(),
                     allocs,

@@ -309,3 +309,24 @@ where
     }
     out
 }
+
+#[test]
+fn every_lua_file_read_is_a_build_dependency() {
+    // rustc's dep-info for this test binary lists each file the macro read
+    // (through include_str! of its absolute path): cargo rebuilds when any
+    // of them changes, includes too.
+    let exe = std::env::current_exe().unwrap();
+    let dep_info =
+        std::fs::read_to_string(exe.with_extension("d")).expect("dep-info next to the test binary");
+    let root = env!("CARGO_MANIFEST_DIR");
+    for file in [
+        "lua/errors/raise.lua",
+        "lua/lib/fail.lua",
+        "lua/create_status.lua",
+    ] {
+        assert!(
+            dep_info.contains(&format!("{root}/{file}")),
+            "{file} is not a build dependency"
+        );
+    }
+}

@@ -14,18 +14,23 @@ use crate::Script;
 /// [`Call::invoke`] (sync) or [`Call::invoke_async`]. A call can be run
 /// more than once.
 ///
-/// ```no_run
+/// ```
 /// use redlua::redis_script;
 ///
-/// /// INCRBY that returns the new value.
+/// /// Multiplies the number stored at `key`.
 /// #[redis_script("multiply.lua")]
 /// fn multiply(key: &str, multiplier: i64) -> i64;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut con = redis::Client::open("redis://127.0.0.1/")?.get_connection()?;
+/// # #[cfg(feature = "testing")] {
+/// # let server = redlua::testing::RedisServer::start()?;
+/// # let mut con = server.connection();
+/// # redis::cmd("SET").arg("foo").arg(3).exec(&mut con)?;
 /// let call = multiply("foo", 5);
 /// println!("running {} ({})", call.script().name(), call.script().sha1());
-/// let product = call.invoke(&mut con)?;
+/// assert_eq!(call.invoke(&mut con)?, 15);
+/// assert_eq!(call.invoke(&mut con)?, 15); // a call can run again
+/// # }
 /// # Ok(()) }
 /// ```
 pub struct Call<T> {

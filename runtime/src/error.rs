@@ -4,6 +4,7 @@ use std::fmt;
 
 use redis::{RedisError, ServerError, Value};
 
+use crate::pipeline::BatchError;
 use crate::Script;
 
 /// Why running a script failed.
@@ -77,6 +78,11 @@ pub enum Error {
     Decode(Box<DecodeError>),
     /// An argument could not be encoded; nothing was sent to Redis.
     Encode(Box<EncodeError>),
+    /// A pipeline or transaction did not run as a whole: some entries were
+    /// answered `NOSCRIPT` (and did not run while the others did), the
+    /// transaction was discarded or aborted, or the connection failed. The
+    /// [`BatchError`] says, entry by entry, which ran. Never retried.
+    Batch(Box<BatchError>),
 }
 
 impl Error {
@@ -88,6 +94,7 @@ impl Error {
             Error::Reply(e) => e.script_name(),
             Error::Decode(e) => e.script_name(),
             Error::Encode(e) => e.script_name(),
+            Error::Batch(e) => e.script_name(),
         }
     }
 
@@ -99,6 +106,7 @@ impl Error {
             Error::Script(e) => Some(e.code()),
             Error::Reply(e) => Some(e.code()),
             Error::Decode(_) | Error::Encode(_) => None,
+            Error::Batch(e) => e.code(),
         };
         code.filter(|c| !c.is_empty())
     }
@@ -154,6 +162,20 @@ impl Error {
             _ => None,
         }
     }
+
+    /// True for [`Error::Batch`]: a pipeline or transaction did not run as
+    /// a whole.
+    pub fn is_batch_error(&self) -> bool {
+        matches!(self, Error::Batch(_))
+    }
+
+    /// The [`BatchError`], for [`Error::Batch`]: which entries ran.
+    pub fn as_batch_error(&self) -> Option<&BatchError> {
+        match self {
+            Error::Batch(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -170,6 +192,7 @@ impl fmt::Display for Error {
             Error::Reply(e) => e.fmt(f),
             Error::Decode(e) => e.fmt(f),
             Error::Encode(e) => e.fmt(f),
+            Error::Batch(e) => e.fmt(f),
         }
     }
 }
@@ -178,6 +201,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Redis { source, .. } => Some(source),
+            Error::Batch(e) => std::error::Error::source(&**e),
             _ => None,
         }
     }
@@ -193,6 +217,11 @@ impl std::error::Error for Error {
 /// - [`Error::Decode`] becomes [`redis::ErrorKind::UnexpectedReturnType`],
 ///   [`Error::Encode`] [`redis::ErrorKind::Client`], both with the
 ///   `Display` text as the detail.
+/// - [`Error::Batch`] keeps a connection failure's own error; otherwise it
+///   becomes an error no client retries the whole batch on: code
+///   `NOSCRIPT` / `EXECABORT` of kind [`redis::ErrorKind::Extension`] (not
+///   `ErrorKind::Server(NoScript)`), or [`redis::ErrorKind::Client`] for a
+///   transaction aborted by `WATCH`, with the `Display` text as the detail.
 impl From<Error> for RedisError {
     fn from(err: Error) -> RedisError {
         let text = err.to_string();
@@ -210,6 +239,7 @@ impl From<Error> for RedisError {
                 "script argument cannot be encoded",
                 text,
             )),
+            Error::Batch(e) => e.into_redis_error(text),
         }
     }
 }

@@ -13,7 +13,7 @@
 //! return value * multiplier
 //! ```
 //!
-//! ```no_run
+//! ```
 //! use redlua::redis_script;
 //!
 //! /// Multiplies the number stored at `key`.
@@ -21,8 +21,13 @@
 //! pub fn multiply(key: &str, multiplier: i64) -> i64;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut con = redis::Client::open("redis://127.0.0.1/")?.get_connection()?;
+//! # #[cfg(feature = "testing")] {
+//! # let server = redlua::testing::RedisServer::start()?;
+//! # let mut con = server.connection();
+//! redis::cmd("SET").arg("foo").arg(2).exec(&mut con)?;
 //! let product: i64 = multiply("foo", 5).invoke(&mut con)?;
+//! assert_eq!(product, 10);
+//! # }
 //! # Ok(()) }
 //! ```
 //!
@@ -36,6 +41,8 @@ mod call;
 mod decode;
 mod encode;
 mod error;
+mod load;
+mod pipeline;
 mod script;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -43,6 +50,11 @@ pub mod testing;
 pub use call::Call;
 pub use error::EncodeError;
 pub use error::{DecodeError, Error, ReplyError, ScriptError};
+pub use load::{load, load_all, load_all_async, load_async, scripts};
+pub use pipeline::{
+    pipe, BatchError, BatchFailure, CmdHandle, Entry, EntryReport, EntryStatus, Handle, Pipeline,
+    Results,
+};
 pub use script::Script;
 
 /// Generates a typed function that runs a Lua script file.
@@ -53,16 +65,20 @@ pub use script::Script;
 /// the return type is the decoded `%return` type. The function returns a
 /// [`Call`]; run it with [`Call::invoke`] or [`Call::invoke_async`].
 ///
-/// ```no_run
+/// ```
 /// use redlua::redis_script;
 ///
 /// /// Posts a status message; `None` when the user has no login.
 /// #[redis_script("create_status.lua")]
 /// pub fn create_status(user: &str, ids: &str, fields: &[&str]) -> Option<i64>;
 ///
-/// # fn main() -> Result<(), redlua::Error> {
-/// # let mut con = redis::Client::open("redis://127.0.0.1/").unwrap().get_connection().unwrap();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "testing")] {
+/// # let server = redlua::testing::RedisServer::start()?;
+/// # let mut con = server.connection();
 /// let id = create_status("user:1", "status:id:", &["message", "hi"]).invoke(&mut con)?;
+/// assert_eq!(id, None); // user:1 has no login yet
+/// # }
 /// # Ok(()) }
 /// ```
 pub use redlua_macros::redis_script;
@@ -78,5 +94,6 @@ pub mod __private {
     pub mod encode {
         pub use crate::encode::*;
     }
+    pub use crate::load::private::*;
     pub use crate::script::{LineOrigin, Script};
 }

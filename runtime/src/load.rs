@@ -1,0 +1,377 @@
+//! Making scripts resident ahead of time, and the registry of every script
+//! compiled into the program.
+//!
+//! Each `#[redis_script]` function registers its [`Script`] in a
+//! distributed slice ([`linkme`]): the linker gathers them into one static
+//! array, so [`scripts`] lists every script of the final binary, from every
+//! crate, with no code run before `main` and no list kept by hand.
+
+use std::fmt;
+
+use redis::{ErrorKind, RedisError, ServerError, Value};
+
+use crate::error::{self, Error};
+use crate::Script;
+
+/// Every script compiled into the program, filled by the linker.
+#[linkme::distributed_slice]
+pub static SCRIPTS: [&'static Script];
+
+/// Used by generated code. Not public API.
+#[doc(hidden)]
+pub mod private {
+    pub use super::SCRIPTS;
+    pub use crate::__redlua_register as register;
+    pub use linkme;
+}
+
+/// Registers a script static in [`SCRIPTS`]; generated code calls it as
+/// `::redlua::__private::register!(STATIC)`. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __redlua_register {
+    ($script:ident) => {
+        #[$crate::__private::linkme::distributed_slice($crate::__private::SCRIPTS)]
+        #[linkme(crate = $crate::__private::linkme)]
+        static __REDLUA_REGISTERED: &'static $crate::__private::Script = &$script;
+    };
+}
+
+/// Every script compiled into the program: one per `#[redis_script]`
+/// function of every crate linked into the binary, in no particular order.
+///
+/// Two functions declared on the same `.lua` file are two entries with the
+/// same [`Script::sha1`].
+///
+/// ```no_run
+/// for script in redlua::scripts() {
+///     println!("{} ({}) {}", script.name(), script.path(), script.sha1());
+/// }
+/// ```
+pub fn scripts() -> impl Iterator<Item = &'static Script> + Clone {
+    SCRIPTS.iter().copied()
+}
+
+/// Makes `scripts` resident on the server in one round trip (one pipelined
+/// `SCRIPT LOAD` per distinct script) and checks that the server computed
+/// the expected SHA1 for each. Returns how many distinct scripts were
+/// loaded.
+///
+/// Call it after connecting and after a failover or restart (a promoted
+/// replica has not seen the scripts loaded on its old primary, and a
+/// restart empties the cache), typically with [`load_all`]. Calls and
+/// pipelines do not need it to be correct (they load on `NOSCRIPT`, or
+/// in-batch), but with it, a first call is one round trip and
+/// [`Pipeline::assume_loaded`](crate::Pipeline::assume_loaded) batches
+/// find their scripts.
+///
+/// On failure the error is the first failing script's: a compile error
+/// ([`Error::Script`], with its `.lua` line), a refusal such as `NOPERM`
+/// ([`Error::Redis`]), or a connection error. The other scripts of the
+/// list are loaded even when one fails.
+///
+/// On Redis Cluster each primary (and replica) has its own cache: run it
+/// on a connection to each node.
+///
+/// ```no_run
+/// use redlua::redis_script;
+///
+/// #[redis_script("multiply.lua")]
+/// fn multiply(key: &str, multiplier: i64) -> i64;
+///
+/// #[redis_script("create_status.lua")]
+/// fn create_status(user: &str, ids: &str, fields: &[&str]) -> Option<i64>;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut con = redis::Client::open("redis://127.0.0.1/")?.get_connection()?;
+/// let n = redlua::load(
+///     &mut con,
+///     &[multiply("", 0).script(), create_status("", "", &[]).script()],
+/// )?;
+/// assert_eq!(n, 2);
+/// # Ok(()) }
+/// ```
+pub fn load<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
+where
+    C: redis::ConnectionLike + ?Sized,
+{
+    let distinct = distinct(scripts.iter().copied());
+    if distinct.is_empty() {
+        return Ok(0);
+    }
+    let mut packed = Vec::with_capacity(distinct.iter().map(|s| s.source().len() + 48).sum());
+    for script in &distinct {
+        write_load(&mut packed, script);
+    }
+    let replies = con.req_packed_commands(&packed, 0, distinct.len());
+    check_loads(&distinct, replies)
+}
+
+/// [`load`] on an async connection (`MultiplexedConnection`,
+/// `ConnectionManager`, ...).
+///
+/// A `ConnectionManager` reconnects by itself, possibly to a new primary:
+/// load again in its reconnect path, or rely on the in-batch loads of
+/// [`Pipeline`](crate::Pipeline) (the default).
+///
+/// ```no_run
+/// use redlua::redis_script;
+///
+/// #[redis_script("multiply.lua")]
+/// fn multiply(key: &str, multiplier: i64) -> i64;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let mut con = client.get_multiplexed_async_connection().await?;
+/// redlua::load_async(&mut con, &[multiply("", 0).script()]).await?;
+/// # Ok(()) }
+/// ```
+pub async fn load_async<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
+where
+    C: redis::aio::ConnectionLike + ?Sized,
+{
+    let distinct = distinct(scripts.iter().copied());
+    if distinct.is_empty() {
+        return Ok(0);
+    }
+    let mut pipe = redis::Pipeline::with_capacity(distinct.len());
+    for script in &distinct {
+        pipe.add_command(crate::call::load_cmd(script));
+    }
+    let replies = con.req_packed_commands(&pipe, 0, distinct.len()).await;
+    check_loads(&distinct, replies)
+}
+
+/// [`load`]s every script compiled into the program ([`scripts`]), in one
+/// round trip. Use after connecting and after a failover.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let mut con = client.get_connection()?;
+/// let n = redlua::load_all(&mut con)?;
+/// println!("{n} scripts resident");
+/// # Ok(()) }
+/// ```
+pub fn load_all<C>(con: &mut C) -> Result<usize, Error>
+where
+    C: redis::ConnectionLike + ?Sized,
+{
+    let all: Vec<&'static Script> = scripts().collect();
+    load(con, &all)
+}
+
+/// [`load_all`] on an async connection.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let mut con = client.get_multiplexed_async_connection().await?;
+/// redlua::load_all_async(&mut con).await?;
+/// # Ok(()) }
+/// ```
+pub async fn load_all_async<C>(con: &mut C) -> Result<usize, Error>
+where
+    C: redis::aio::ConnectionLike + ?Sized,
+{
+    let all: Vec<&'static Script> = scripts().collect();
+    load_async(con, &all).await
+}
+
+/// The scripts without repeats (by SHA1), in order of first appearance.
+fn distinct(scripts: impl Iterator<Item = &'static Script>) -> Vec<&'static Script> {
+    let mut out: Vec<&'static Script> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for script in scripts {
+        if seen.insert(script.sha1()) {
+            out.push(script);
+        }
+    }
+    out
+}
+
+fn check_loads(
+    scripts: &[&'static Script],
+    replies: redis::RedisResult<Vec<Value>>,
+) -> Result<usize, Error> {
+    let replies = replies.map_err(|e| error::from_redis(scripts[0], e))?;
+    if replies.len() != scripts.len() {
+        return Err(Error::Redis {
+            script: scripts[0].name(),
+            source: RedisError::from((
+                ErrorKind::UnexpectedReturnType,
+                "SCRIPT LOAD pipeline",
+                format!(
+                    "{} replies to {} SCRIPT LOADs",
+                    replies.len(),
+                    scripts.len()
+                ),
+            )),
+        });
+    }
+    for (script, reply) in scripts.iter().zip(&replies) {
+        match load_failure(script, reply) {
+            None => {}
+            Some(LoadFailure::Error(e)) => return Err(error::from_server_error(script, &e)),
+            Some(failure) => {
+                return Err(Error::Redis {
+                    script: script.name(),
+                    source: RedisError::from((
+                        ErrorKind::UnexpectedReturnType,
+                        "SCRIPT LOAD",
+                        failure.to_string(),
+                    )),
+                })
+            }
+        }
+    }
+    Ok(scripts.len())
+}
+
+/// Why a `SCRIPT LOAD` did not make its script resident.
+#[derive(Debug, Clone)]
+pub(crate) enum LoadFailure {
+    /// The server refused or could not compile it.
+    Error(ServerError),
+    /// The server answered another SHA1 (or something that is not one).
+    Mismatch { expected: &'static str, got: String },
+}
+
+impl fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadFailure::Error(e) => match e.details() {
+                Some(d) => write!(f, "{} {d}", e.code()),
+                None => f.write_str(e.code()),
+            },
+            LoadFailure::Mismatch { expected, got } => {
+                write!(f, "the server answered {got}, expected SHA1 {expected}")
+            }
+        }
+    }
+}
+
+/// `None` when `reply` is the script's SHA1.
+pub(crate) fn load_failure(script: &'static Script, reply: &Value) -> Option<LoadFailure> {
+    let got: &[u8] = match reply {
+        Value::ServerError(e) => return Some(LoadFailure::Error(e.clone())),
+        Value::BulkString(b) => b,
+        Value::SimpleString(s) => s.as_bytes(),
+        Value::VerbatimString { text, .. } => text.as_bytes(),
+        other => {
+            return Some(LoadFailure::Mismatch {
+                expected: script.sha1(),
+                got: format!("{other:?}").chars().take(80).collect(),
+            })
+        }
+    };
+    if got.eq_ignore_ascii_case(script.sha1().as_bytes()) {
+        None
+    } else {
+        Some(LoadFailure::Mismatch {
+            expected: script.sha1(),
+            got: String::from_utf8_lossy(got).chars().take(80).collect(),
+        })
+    }
+}
+
+/// Appends `SCRIPT LOAD <source>` in RESP, without building a `Cmd` (no
+/// copy of the source).
+pub(crate) fn write_load(buf: &mut Vec<u8>, script: &Script) {
+    let source = script.source().as_bytes();
+    buf.extend_from_slice(b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$");
+    buf.extend_from_slice(source.len().to_string().as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    buf.extend_from_slice(source);
+    buf.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static ONE: Script = Script::__new(
+        "one",
+        "lua/one.lua",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+        "return 1",
+        false,
+        &["lua/one.lua"],
+        &[],
+        &[],
+    );
+    crate::__redlua_register!(ONE);
+
+    static ONE_AGAIN: Script = Script::__new(
+        "one_again",
+        "lua/one.lua",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+        "return 1",
+        false,
+        &["lua/one.lua"],
+        &[],
+        &[],
+    );
+
+    #[test]
+    fn write_load_is_the_packed_script_load_command() {
+        let mut buf = Vec::new();
+        write_load(&mut buf, &ONE);
+        assert_eq!(buf, crate::call::load_cmd(&ONE).get_packed_command());
+    }
+
+    #[test]
+    fn the_registry_holds_scripts_registered_in_this_crate() {
+        assert!(scripts().any(|s| std::ptr::eq(s, &ONE)));
+        assert!(!scripts().any(|s| std::ptr::eq(s, &ONE_AGAIN)));
+    }
+
+    #[test]
+    fn distinct_goes_by_sha() {
+        let d = distinct([&ONE, &ONE_AGAIN, &ONE].into_iter());
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].name(), "one");
+    }
+
+    #[test]
+    fn load_failures() {
+        let sha = Value::BulkString(ONE.sha1().as_bytes().to_vec());
+        assert!(load_failure(&ONE, &sha).is_none());
+        let other = Value::BulkString(b"ffff".to_vec());
+        let f = load_failure(&ONE, &other).unwrap();
+        assert_eq!(
+            f.to_string(),
+            "the server answered ffff, expected SHA1 e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+        );
+        let f = load_failure(&ONE, &Value::Nil).unwrap();
+        assert!(f.to_string().contains("nil"), "{f}");
+    }
+
+    #[test]
+    fn loading_nothing_sends_nothing() {
+        struct Unreachable;
+        impl redis::ConnectionLike for Unreachable {
+            fn req_packed_command(&mut self, _: &[u8]) -> redis::RedisResult<Value> {
+                unreachable!()
+            }
+            fn req_packed_commands(
+                &mut self,
+                _: &[u8],
+                _: usize,
+                _: usize,
+            ) -> redis::RedisResult<Vec<Value>> {
+                unreachable!()
+            }
+            fn get_db(&self) -> i64 {
+                0
+            }
+            fn check_connection(&mut self) -> bool {
+                true
+            }
+            fn is_open(&self) -> bool {
+                true
+            }
+        }
+        assert_eq!(load(&mut Unreachable, &[]).unwrap(), 0);
+    }
+}
