@@ -25,7 +25,7 @@
 //! | `BENCH_SECS`        | 2       | seconds per measurement                             |
 //! | `BENCH_REPS`        | 5       | measurements per variant (the median is reported)   |
 //! | `BENCH_SLICES`      | 20      | slices per measurement, interleaved across variants |
-//! | `BENCH_WARMUP_SECS` | 0.2     | unmeasured warm-up before each measurement          |
+//! | `BENCH_WARMUP_SECS` | 0.2     | unmeasured warm-up of each variant before its table |
 //! | `BENCH_TASKS`       | 64      | concurrent tasks in case 2                          |
 //! | `BENCH_PIPE`        | 16      | calls per pipeline in case 3                        |
 //! | `BENCH_FLUSH_EVERY` | 100     | calls between `SCRIPT FLUSH`es in case 4            |
@@ -578,7 +578,7 @@ fn interleaved(
     let slice = cfg.secs / slices as u32;
     for rep in 0..cfg.reps {
         eprint!("  {label}: repetition {}/{}   \r", rep + 1, cfg.reps);
-        if !cfg.warmup.is_zero() {
+        if rep == 0 && !cfg.warmup.is_zero() {
             for i in 0..n {
                 measure(i, cfg.warmup);
             }
@@ -621,7 +621,7 @@ fn client_only(
     ops_per_call: u64,
     mut f: impl FnMut(&mut Canned, usize),
 ) -> Vec<f64> {
-    let slice = cfg.secs / 4;
+    let slice = cfg.secs / 8;
     let short = Config {
         secs: slice,
         warmup: cfg.warmup.min(slice),
@@ -1090,7 +1090,7 @@ fn main() {
     let _ = writeln!(md, "- pinning: {pinning}");
     let _ = writeln!(
         md,
-        "- each variant: {} repetitions of {secs}s (+{}s warm-up), each cut into {} slices \
+        "- each variant: {} repetitions of {secs}s (after one {}s warm-up), each cut into {} slices \
          interleaved round-robin with the other variants of its table; median reported; \
          spread = half the min-max range of the repetitions; ratios are of medians from this run",
         cfg.reps,

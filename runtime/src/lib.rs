@@ -68,16 +68,23 @@ pub use script::Script;
 /// ```
 /// use redlua::redis_script;
 ///
-/// /// Posts a status message; `None` when the user has no login.
-/// #[redis_script("create_status.lua")]
-/// pub fn create_status(user: &str, ids: &str, fields: &[&str]) -> Option<i64>;
+/// // lua/multiply.lua:
+/// //   %key key
+/// //   %arg multiplier int
+/// //   %return int
+/// //   local value = redis.call('GET', key)
+/// //   return value * multiplier
+///
+/// /// Multiplies the number stored at `key`.
+/// #[redis_script("multiply.lua")]
+/// pub fn multiply(key: &str, multiplier: i64) -> i64;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # #[cfg(feature = "testing")] {
 /// # let server = redlua::testing::RedisServer::start()?;
 /// # let mut con = server.connection();
-/// let id = create_status("user:1", "status:id:", &["message", "hi"]).invoke(&mut con)?;
-/// assert_eq!(id, None); // user:1 has no login yet
+/// redis::cmd("SET").arg("counter").arg(4).exec(&mut con)?;
+/// assert_eq!(multiply("counter", 3).invoke(&mut con)?, 12);
 /// # }
 /// # Ok(()) }
 /// ```

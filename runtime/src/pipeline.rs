@@ -1604,27 +1604,29 @@ impl fmt::Display for BatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = self.what();
         let n = self.entries.len();
-        let not_run = self.not_run();
+        let none_ran = none_ran(n);
         match self.kind {
             BatchFailure::NoScript => {
-                write!(
-                    f,
-                    "{what} partially executed: {} of {n} {} did not run (NOSCRIPT), \
-                     the others ran; nothing was retried",
-                    not_run.len(),
-                    plural(n, "entry", "entries"),
-                )?;
+                let not_run = self.not_run().len();
+                if not_run < n {
+                    write!(
+                        f,
+                        "{what} partially executed: {not_run} of {n} entries did not run \
+                         (NOSCRIPT), the others ran; nothing was retried",
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "{what} not executed: {none_ran} (NOSCRIPT); nothing was retried"
+                    )?;
+                }
                 write!(f, "\n  ran:     ")?;
                 write_ranges(f, &self.ran())?;
                 write!(f, "\n  not run:")?;
                 self.write_entries(f, |e| e.status == EntryStatus::NotRun)?;
             }
             BatchFailure::Discarded => {
-                write!(
-                    f,
-                    "{what} discarded (EXECABORT): none of its {n} {} ran",
-                    plural(n, "entry", "entries")
-                )?;
+                write!(f, "{what} discarded (EXECABORT): {none_ran}")?;
                 let refused = self.entries.iter().filter(|e| e.reason.is_some()).count()
                     + self.load_failures.len();
                 if refused > 0 {
@@ -1640,9 +1642,7 @@ impl fmt::Display for BatchError {
             }
             BatchFailure::WatchAborted => write!(
                 f,
-                "{what} aborted: a WATCHed key changed (EXEC answered null), \
-                 none of its {n} {} ran",
-                plural(n, "entry", "entries")
+                "{what} aborted: a WATCHed key changed (EXEC answered null), {none_ran}"
             )?,
             BatchFailure::Connection => {
                 write!(
@@ -1665,14 +1665,21 @@ impl fmt::Display for BatchError {
                 }
             }
         }
-        for (script, why) in &self.load_failures {
-            write!(f, "\n  SCRIPT LOAD of `{}` failed: {why}", script.name())?;
-            if why.starts_with("NOPERM") {
-                f.write_str(
-                    "\n    hint: this user may not run SCRIPT LOAD; preload the scripts \
-                     with redlua::load and build the pipeline with assume_loaded()",
-                )?;
+        // With NOSCRIPT, the entries' reasons already quote their load's error.
+        if self.kind != BatchFailure::NoScript {
+            for (script, why) in &self.load_failures {
+                write!(f, "\n    SCRIPT LOAD of `{}`: {why}", script.name())?;
             }
+        }
+        if self
+            .load_failures
+            .iter()
+            .any(|(_, why)| why.starts_with("NOPERM"))
+        {
+            f.write_str(
+                "\n  hint: this user may not run SCRIPT LOAD; preload the scripts with \
+                 redlua::load and build the pipeline with assume_loaded()",
+            )?;
         }
         Ok(())
     }
@@ -1710,6 +1717,15 @@ impl std::error::Error for BatchError {
     }
 }
 
+/// `none of its 3 entries ran`, `its only entry did not run`.
+fn none_ran(n: usize) -> String {
+    if n == 1 {
+        "its only entry did not run".to_owned()
+    } else {
+        format!("none of its {n} entries ran")
+    }
+}
+
 fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 {
         one
@@ -1744,4 +1760,245 @@ fn write_ranges(f: &mut fmt::Formatter<'_>, indices: &[usize]) -> fmt::Result {
         write!(f, ", ... ({} entries in all)", indices.len())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::Builder;
+
+    static COUNT: Script = Script::__new(
+        "count",
+        "lua/count.lua",
+        "a1f8c8a2d0c4f0b0d0f5b8a0f2c4c9e6c1e7a3b2",
+        "return redis.call('INCR', KEYS[1])",
+        false,
+        &["lua/count.lua"],
+        &[],
+        &[],
+    );
+
+    fn count(key: &str) -> Call<i64> {
+        let mut b = Builder::new(&COUNT, 1, 1);
+        b.push(key.as_bytes());
+        b.finish(crate::decode::int)
+    }
+
+    /// Answers every batch with the same canned replies.
+    struct Canned(Vec<Value>);
+
+    impl redis::ConnectionLike for Canned {
+        fn req_packed_command(&mut self, _: &[u8]) -> redis::RedisResult<Value> {
+            unreachable!()
+        }
+        fn req_packed_commands(
+            &mut self,
+            _: &[u8],
+            _: usize,
+            _: usize,
+        ) -> redis::RedisResult<Vec<Value>> {
+            Ok(self.0.clone())
+        }
+        fn get_db(&self) -> i64 {
+            0
+        }
+        fn check_connection(&mut self) -> bool {
+            true
+        }
+        fn is_open(&self) -> bool {
+            true
+        }
+    }
+
+    fn server_error(resp: &[u8]) -> Value {
+        redis::parse_redis_value(resp).unwrap()
+    }
+
+    fn batch(result: Result<Results, Error>) -> BatchError {
+        match result {
+            Err(Error::Batch(e)) => *e,
+            other => panic!("expected a batch error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sync_and_async_encodings_are_the_same_bytes() {
+        for (atomic, assume_loaded) in [(false, false), (true, false), (false, true), (true, true)]
+        {
+            let mut p = pipe();
+            if atomic {
+                p.atomic();
+            }
+            if assume_loaded {
+                p.assume_loaded();
+            }
+            p.add(count("a"));
+            p.cmd(redis::cmd("SET").arg("k").arg("v"));
+            p.add(count("b"));
+            assert_eq!(p.scripts().len(), 1);
+            assert_eq!(p.packed(), p.wire().get_packed_pipeline());
+            let expected = 3 + usize::from(!assume_loaded) + if atomic { 2 } else { 0 };
+            assert_eq!(p.wire_len(), expected);
+            assert_eq!(p.wire().len(), expected);
+        }
+    }
+
+    #[test]
+    fn the_wrong_number_of_replies_is_a_protocol_failure() {
+        let mut p = pipe();
+        p.add(count("a"));
+        let e = batch(p.query(&mut Canned(vec![Value::Okay])));
+        assert_eq!(e.kind(), BatchFailure::Protocol);
+        assert_eq!(e.unknown(), vec![0]);
+        assert_eq!(
+            e.to_string(),
+            "pipeline of 1 entry: unexpected replies; whether any entry ran is unknown: \
+             1 replies to 2 commands"
+        );
+    }
+
+    #[test]
+    fn a_refused_multi_is_a_protocol_failure() {
+        let mut p = pipe();
+        p.atomic().assume_loaded();
+        p.add(count("a"));
+        let replies = vec![
+            server_error(b"-ERR MULTI calls can not be nested\r\n"),
+            server_error(b"+QUEUED\r\n"),
+            Value::Array(vec![Value::Int(1)]),
+        ];
+        let e = batch(p.query(&mut Canned(replies)));
+        assert_eq!(e.kind(), BatchFailure::Protocol);
+        assert!(e
+            .to_string()
+            .contains("MULTI was refused: ERR MULTI calls can not be nested"));
+        let r = redis::RedisError::from(Error::Batch(Box::new(e)));
+        assert_eq!(r.kind(), ErrorKind::UnexpectedReturnType);
+    }
+
+    #[test]
+    fn an_odd_exec_reply_is_a_protocol_failure() {
+        let mut p = pipe();
+        p.atomic().assume_loaded();
+        p.add(count("a"));
+        let replies = vec![Value::Okay, Value::Okay, Value::Int(3)];
+        let e = batch(p.query(&mut Canned(replies)));
+        assert_eq!(e.kind(), BatchFailure::Protocol);
+        assert!(e.to_string().ends_with("EXEC answered integer 3"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_sha_from_script_load_is_named_when_the_call_then_fails() {
+        let mut p = pipe();
+        let h = p.add(count("a"));
+        let replies = vec![
+            Value::BulkString(b"ffffffffffffffffffffffffffffffffffffffff".to_vec()),
+            server_error(b"-NOSCRIPT No matching script. Please use EVAL.\r\n"),
+        ];
+        let e = batch(p.query(&mut Canned(replies)));
+        assert_eq!(e.not_run(), vec![0]);
+        let why = e.entries()[0].reason().unwrap();
+        assert!(
+            why.starts_with("its SCRIPT LOAD failed: the server answered ffff"),
+            "{why}"
+        );
+        assert!(
+            e.to_string()
+                .contains("#0 script `count`: its SCRIPT LOAD failed: the server answered ffff"),
+            "{e}"
+        );
+        let err = e.results().unwrap().get(h).unwrap_err();
+        assert_eq!(err.code(), Some("NOSCRIPT"));
+    }
+
+    #[test]
+    fn an_encode_error_sends_nothing() {
+        let mut b = Builder::new(&COUNT, 1, 1);
+        b.push(b"a");
+        b.fail("attrs", "key must be a string".into());
+        let call: Call<i64> = b.finish(crate::decode::int);
+        let mut p = pipe();
+        p.add(count("ok"));
+        p.add(call);
+        struct Unreachable;
+        impl redis::ConnectionLike for Unreachable {
+            fn req_packed_command(&mut self, _: &[u8]) -> redis::RedisResult<Value> {
+                unreachable!()
+            }
+            fn req_packed_commands(
+                &mut self,
+                _: &[u8],
+                _: usize,
+                _: usize,
+            ) -> redis::RedisResult<Vec<Value>> {
+                unreachable!()
+            }
+            fn get_db(&self) -> i64 {
+                0
+            }
+            fn check_connection(&mut self) -> bool {
+                true
+            }
+            fn is_open(&self) -> bool {
+                true
+            }
+        }
+        let err = p.query(&mut Unreachable).unwrap_err();
+        assert!(matches!(err, Error::Encode(_)), "{err:?}");
+    }
+
+    #[test]
+    fn command_names() {
+        assert_eq!(command_name(redis::cmd("set").arg("k").arg("v")), "SET");
+        assert_eq!(
+            command_name(redis::cmd("SCRIPT").arg("flush")),
+            "SCRIPT FLUSH"
+        );
+        assert_eq!(command_name(&redis::cmd("CONFIG")), "CONFIG");
+    }
+
+    struct Ranges<'a>(&'a [usize]);
+
+    impl fmt::Display for Ranges<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_ranges(f, self.0)
+        }
+    }
+
+    #[test]
+    fn index_ranges() {
+        assert_eq!(Ranges(&[]).to_string(), "(none)");
+        assert_eq!(Ranges(&[0, 1, 2, 4, 6, 7]).to_string(), "#0-#2, #4, #6-#7");
+        let every_other: Vec<usize> = (0..40).step_by(2).collect();
+        assert_eq!(
+            Ranges(&every_other).to_string(),
+            "#0, #2, #4, #6, #8, #10, #12, #14, #16, #18, ... (20 entries in all)"
+        );
+    }
+
+    #[test]
+    fn many_not_run_entries_are_summarised() {
+        let mut p = pipe();
+        p.assume_loaded();
+        let mut replies = Vec::new();
+        for i in 0..12 {
+            p.add(count(&i.to_string()));
+            replies.push(server_error(
+                b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+            ));
+        }
+        let e = batch(p.query(&mut Canned(replies)));
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "pipeline not executed: none of its 12 entries ran (NOSCRIPT); nothing was retried"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("ran:     (none)"), "{text}");
+        assert!(text.contains("#9 script `count`"), "{text}");
+        assert!(!text.contains("#10 script"), "{text}");
+        assert!(text.ends_with("... and 2 more"), "{text}");
+        assert_eq!(e.script_name(), "count");
+    }
 }
