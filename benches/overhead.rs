@@ -608,6 +608,26 @@ fn interleaved(
     out
 }
 
+/// The ratio of `a`'s rate to `b`'s, repetition by repetition (the slices
+/// of one repetition ran interleaved, under the same conditions): median,
+/// min, max.
+fn paired(a: &Series, b: &Series) -> (f64, f64, f64) {
+    let r: Vec<f64> =
+        a.0.iter()
+            .zip(&b.0)
+            .map(|(x, y)| x.rate() / y.rate())
+            .collect();
+    let lo = r.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = r.iter().cloned().fold(0.0, f64::max);
+    (median(r), lo, hi)
+}
+
+/// `1.011x (0.982-1.040)`: the paired ratio and its range.
+fn pr(a: &Series, b: &Series) -> String {
+    let (m, lo, hi) = paired(a, b);
+    format!("{m:.3}x ({lo:.2}-{hi:.2})")
+}
+
 fn ratio(a: f64, b: f64) -> String {
     format!("{:.3}x", a / b)
 }
@@ -1092,7 +1112,9 @@ fn main() {
         md,
         "- each variant: {} repetitions of {secs}s (after one {}s warm-up), each cut into {} slices \
          interleaved round-robin with the other variants of its table; median reported; \
-         spread = half the min-max range of the repetitions; ratios are of medians from this run",
+         spread = half the min-max range of the repetitions; ratios \
+         (`vs ...` columns) are the median and range over the repetitions of the ratio of \
+         the two variants' rates in that repetition",
         cfg.reps,
         cfg.warmup.as_secs_f64(),
         cfg.slices
@@ -1125,8 +1147,6 @@ fn main() {
                     std::hint::black_box(call_sync(&mut con, lua, clients[i]));
                 })
             });
-            let raw_rate = series[1].rate();
-            let script_rate = series[2].rate();
             for (client, s) in clients.iter().zip(&series) {
                 let _ = writeln!(
                     md,
@@ -1136,17 +1156,18 @@ fn main() {
                     s.rate(),
                     s.spread(),
                     s.cpu_us(),
-                    ratio(s.rate(), raw_rate),
-                    ratio(s.rate(), script_rate)
+                    pr(s, &series[1]),
+                    pr(s, &series[2])
                 );
                 hot_cpu.push((lua, *client, s.cpu_us()));
             }
-            let r = series[0].rate();
+            let vs_raw = paired(&series[0], &series[1]).0;
+            let vs_script = paired(&series[0], &series[2]).0;
             target(
                 &mut targets,
                 format!("1. hot call {}: redlua >= 0.98x raw EVALSHA", lua.short()),
-                ratio(r, raw_rate),
-                r / raw_rate >= NOISE,
+                pr(&series[0], &series[1]),
+                vs_raw >= NOISE,
             );
             target(
                 &mut targets,
@@ -1154,8 +1175,8 @@ fn main() {
                     "1. hot call {}: redlua >= 1.05x redis::Script::invoke",
                     lua.short()
                 ),
-                ratio(r, script_rate),
-                r / script_rate >= 1.05,
+                pr(&series[0], &series[2]),
+                vs_script >= 1.05,
             );
         }
     }
@@ -1175,8 +1196,6 @@ fn main() {
             let series = interleaved(&cfg, &format!("case 2 {}", lua.short()), 3, |i, d| {
                 run_async(&rt, &mcon, cfg.tasks, d, lua, clients[i])
             });
-            let raw_rate = series[1].rate();
-            let script_rate = series[2].rate();
             for (client, s) in clients.iter().zip(&series) {
                 let _ = writeln!(
                     md,
@@ -1186,16 +1205,15 @@ fn main() {
                     s.rate(),
                     s.spread(),
                     s.cpu_us(),
-                    ratio(s.rate(), raw_rate),
-                    ratio(s.rate(), script_rate)
+                    pr(s, &series[1]),
+                    pr(s, &series[2])
                 );
             }
-            let r = series[0].rate();
             target(
                 &mut targets,
                 format!("2. async {}: redlua >= 0.98x raw EVALSHA", lua.short()),
-                ratio(r, raw_rate),
-                r / raw_rate >= NOISE,
+                pr(&series[0], &series[1]),
+                paired(&series[0], &series[1]).0 >= NOISE,
             );
         }
     }
@@ -1225,7 +1243,7 @@ fn main() {
                     })
                 },
             );
-            let raw_rate = series[clients.len() - 1].rate();
+            let raw = &series[clients.len() - 1];
             let ns = client_only(
                 &cfg,
                 &format!("case 3 {} in-memory", lua.short()),
@@ -1246,21 +1264,20 @@ fn main() {
                     s.rate() / n as f64,
                     s.spread(),
                     s.cpu_us(),
-                    ratio(s.rate(), raw_rate),
+                    pr(s, raw),
                     ns,
                     ratio(*ns, raw_ns)
                 );
             }
             for (k, what) in [(0, "pipe()"), (1, "pipe().assume_loaded()")] {
-                let r = series[k].rate();
                 target(
                     &mut targets,
                     format!(
                         "3. pipeline of {n} {}: redlua {what} >= 0.98x raw",
                         lua.short()
                     ),
-                    ratio(r, raw_rate),
-                    r / raw_rate >= NOISE,
+                    pr(&series[k], raw),
+                    paired(&series[k], raw).0 >= NOISE,
                 );
             }
         }
@@ -1289,7 +1306,6 @@ fn main() {
                     std::hint::black_box(call_sync(con, lua, clients[i]));
                 })
             });
-            let script_rate = series[1].rate();
             for (client, s) in clients.iter().zip(&series) {
                 let _ = writeln!(
                     md,
@@ -1298,7 +1314,7 @@ fn main() {
                     client.name(),
                     s.rate(),
                     s.spread(),
-                    ratio(s.rate(), script_rate)
+                    pr(s, &series[1])
                 );
             }
         }
