@@ -581,6 +581,38 @@ fn a_script_error_in_one_entry_names_its_script_and_line_and_spares_the_others()
 }
 
 #[test]
+fn a_script_that_does_not_compile_is_reported_with_its_line() {
+    for atomic in [false, true] {
+        let (_s, mut con) = server();
+        let broken: redlua::Call<Value> =
+            redlua::__private::Builder::new(&BROKEN, 0, 0).finish(redlua::__private::decode::raw);
+        let mut p = redlua::pipe();
+        if atomic {
+            p.atomic();
+        }
+        let a = p.add(count("c:a"));
+        let b = p.add(broken);
+        let e = expect_batch(p.query(&mut con));
+        assert_eq!(e.kind(), BatchFailure::NoScript);
+        assert_eq!((e.ran(), e.not_run()), (vec![0], vec![1]));
+        let why = e.entries()[1].reason().unwrap();
+        assert!(
+            why.starts_with("its SCRIPT LOAD failed: ERR Error compiling script"),
+            "{why}"
+        );
+        let results = e.results().unwrap();
+        assert_eq!(results.get(a).unwrap(), 1);
+        let err = results.get(b).unwrap_err();
+        let Error::Script(se) = &err else {
+            panic!("expected a compile error, got {err:?}");
+        };
+        assert!(se.is_compile_error());
+        assert_eq!(se.script_name(), "broken");
+        assert_eq!(se.line(), Some(2));
+    }
+}
+
+#[test]
 fn a_command_refused_when_queued_discards_the_transaction() {
     let (_s, mut con) = server();
     let mut p = redlua::pipe();

@@ -137,6 +137,8 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
                 &[#(#lines),*],
                 &[#(#includes),*],
             );
+            // Lists the script for redlua::load_all without anyone keeping a list.
+            ::redlua::__private::register!(__REDLUA_SCRIPT);
             #(#prep)*
             let mut #b = ::redlua::__private::Builder::new(
                 &__REDLUA_SCRIPT,
