@@ -2,23 +2,13 @@
 //! global is accepted, and a `no-writes` script runs through EVALSHA_RO.
 
 use redlua::redis_script;
-use redlua::testing::RedisServer;
+use redlua::testing::{command_calls, RedisServer};
 
 #[redis_script("checks/read_only.lua")]
 fn read_counter(counter: &str) -> Option<i64>;
 
 #[redis_script("checks/globals.lua")]
 fn globals(key: &str, data: &serde_json::Value) -> String;
-
-fn calls(con: &mut redis::Connection, name: &str) -> u64 {
-    let stats: String = redis::cmd("INFO").arg("commandstats").query(con).unwrap();
-    let prefix = format!("cmdstat_{name}:calls=");
-    stats
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |n| n.parse().unwrap())
-}
 
 #[test]
 fn a_no_writes_script_runs_through_evalsha_ro() {
@@ -35,8 +25,8 @@ fn a_no_writes_script_runs_through_evalsha_ro() {
     redis::cmd("SET").arg("c").arg(5).exec(&mut con).unwrap();
     assert_eq!(read_counter("c").invoke(&mut con).unwrap(), Some(5));
     // First call: miss + (load, call); second call: one hit. All via _RO.
-    assert_eq!(calls(&mut con, "evalsha_ro"), 3);
-    assert_eq!(calls(&mut con, "evalsha"), 0);
+    assert_eq!(command_calls(&mut con, "evalsha_ro"), 3);
+    assert_eq!(command_calls(&mut con, "evalsha"), 0);
 }
 
 #[test]

@@ -70,7 +70,7 @@ fn server() -> (RedisServer, redis::Connection) {
 
 /// `calls=` of `cmdstat_<name>` in INFO commandstats (0 when absent).
 fn calls(con: &mut redis::Connection, name: &str) -> u64 {
-    stat(con, name, "calls").map_or(0, |v| v as u64)
+    redlua::testing::command_calls(con, name)
 }
 
 fn stat(con: &mut redis::Connection, name: &str, field: &str) -> Option<f64> {

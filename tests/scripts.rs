@@ -2,7 +2,7 @@
 //! against a real redis-server.
 
 use redlua::redis_script;
-use redlua::testing::RedisServer;
+use redlua::testing::{command_calls, RedisServer};
 
 /// Posts a status message; `None` when the user has no login.
 #[redis_script("create_status.lua")]
@@ -24,16 +24,6 @@ fn server() -> (RedisServer, redis::Connection) {
     let server = RedisServer::start().expect("start redis-server");
     let con = server.connection();
     (server, con)
-}
-
-fn cmd_count(con: &mut redis::Connection, name: &str) -> u64 {
-    let stats: String = redis::cmd("INFO").arg("commandstats").query(con).unwrap();
-    let prefix = format!("cmdstat_{name}:calls=");
-    stats
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |n| n.parse().unwrap())
 }
 
 #[test]
@@ -130,18 +120,22 @@ fn noscript_costs_one_extra_round_trip_and_leaves_the_script_resident() {
     redis::cmd("SET").arg("foo").arg(3).exec(&mut con).unwrap();
     assert_eq!(multiply("foo", 2).invoke(&mut con).unwrap(), 6);
     assert_eq!(
-        cmd_count(&mut con, "evalsha"),
+        command_calls(&mut con, "evalsha"),
         2,
         "first call: miss, then load+call"
     );
-    assert_eq!(cmd_count(&mut con, "script|load"), 1);
+    assert_eq!(command_calls(&mut con, "script|load"), 1);
     assert_eq!(multiply("foo", 2).invoke(&mut con).unwrap(), 6);
-    assert_eq!(cmd_count(&mut con, "evalsha"), 3, "hot call: one EVALSHA");
-    assert_eq!(cmd_count(&mut con, "script|load"), 1);
+    assert_eq!(
+        command_calls(&mut con, "evalsha"),
+        3,
+        "hot call: one EVALSHA"
+    );
+    assert_eq!(command_calls(&mut con, "script|load"), 1);
 
     redis::cmd("SCRIPT").arg("FLUSH").exec(&mut con).unwrap();
     assert_eq!(multiply("foo", 4).invoke(&mut con).unwrap(), 12);
-    assert_eq!(cmd_count(&mut con, "script|load"), 2);
+    assert_eq!(command_calls(&mut con, "script|load"), 2);
     let exists: Vec<bool> = redis::cmd("SCRIPT")
         .arg("EXISTS")
         .arg(multiply("foo", 1).script().sha1())
@@ -149,7 +143,7 @@ fn noscript_costs_one_extra_round_trip_and_leaves_the_script_resident() {
         .unwrap();
     assert_eq!(exists, vec![true]);
     // EVAL is never used to make a script resident (7.4+ evicts those).
-    assert_eq!(cmd_count(&mut con, "eval"), 0);
+    assert_eq!(command_calls(&mut con, "eval"), 0);
 }
 
 #[test]

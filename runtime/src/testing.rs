@@ -897,6 +897,33 @@ impl RedisCluster {
 
 // ---------------------------------------------------------------------------
 
+/// How many times `command` ran on the server, from `INFO commandstats`
+/// (`"evalsha"`, `"evalsha_ro"`, `"script|load"`, ...); 0 when it never ran.
+/// Tests use it to count round trips a script call cost.
+///
+/// ```
+/// use redlua::testing::{command_calls, RedisServer};
+///
+/// let server = RedisServer::start().expect("start redis-server");
+/// let mut con = server.connection();
+/// redis::cmd("PING").exec(&mut con).unwrap();
+/// assert_eq!(command_calls(&mut con, "ping"), 1);
+/// assert_eq!(command_calls(&mut con, "evalsha"), 0);
+/// ```
+pub fn command_calls(con: &mut dyn redis::ConnectionLike, command: &str) -> u64 {
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(con)
+        .unwrap_or_default();
+    let prefix = format!("cmdstat_{command}:calls=");
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
