@@ -906,8 +906,8 @@ impl RedisCluster {
 ///
 /// let server = RedisServer::start().expect("start redis-server");
 /// let mut con = server.connection();
-/// redis::cmd("PING").exec(&mut con).unwrap();
-/// assert_eq!(command_calls(&mut con, "ping"), 1);
+/// redis::cmd("ECHO").arg("hi").exec(&mut con).unwrap();
+/// assert_eq!(command_calls(&mut con, "echo"), 1);
 /// assert_eq!(command_calls(&mut con, "evalsha"), 0);
 /// ```
 pub fn command_calls(con: &mut dyn redis::ConnectionLike, command: &str) -> u64 {
