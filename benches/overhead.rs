@@ -61,7 +61,7 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Value};
 use redlua::redis_script;
-use redlua::testing::RedisServer;
+use redlua::testing::{RedisServer, RoundTrips};
 
 // ---------------------------------------------------------------------------
 // The scripts
@@ -827,68 +827,6 @@ fn script_flush(con: &mut redis::Connection) {
         .expect("SCRIPT FLUSH");
 }
 
-/// A sync connection that counts round trips (one per packed request).
-struct Counted<'a> {
-    inner: &'a mut redis::Connection,
-    trips: u64,
-}
-
-impl redis::ConnectionLike for Counted<'_> {
-    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
-        self.trips += 1;
-        self.inner.req_packed_command(cmd)
-    }
-
-    fn req_packed_commands(
-        &mut self,
-        cmd: &[u8],
-        offset: usize,
-        count: usize,
-    ) -> RedisResult<Vec<Value>> {
-        self.trips += 1;
-        self.inner.req_packed_commands(cmd, offset, count)
-    }
-
-    fn get_db(&self) -> i64 {
-        self.inner.get_db()
-    }
-
-    fn check_connection(&mut self) -> bool {
-        self.inner.check_connection()
-    }
-
-    fn is_open(&self) -> bool {
-        self.inner.is_open()
-    }
-}
-
-/// The same for an async connection.
-struct CountedAsync<'a> {
-    inner: &'a mut MultiplexedConnection,
-    trips: u64,
-}
-
-impl redis::aio::ConnectionLike for CountedAsync<'_> {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
-        self.trips += 1;
-        self.inner.req_packed_command(cmd)
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisFuture<'a, Vec<Value>> {
-        self.trips += 1;
-        self.inner.req_packed_commands(cmd, offset, count)
-    }
-
-    fn get_db(&self) -> i64 {
-        self.inner.get_db()
-    }
-}
-
 /// An in-memory connection: takes the packed request and answers `:1`
 /// without any I/O, so a run measures only what the client library does
 /// per call (build, pack, decode). Not a server: replies are canned.
@@ -940,34 +878,25 @@ struct MissCost {
 /// before each, then one call through a counting connection.
 fn miss_cost_sync(con: &mut redis::Connection, misses: u64, lua: Lua, client: Client) -> MissCost {
     // Hits first, for the baseline.
-    let mut counted = Counted {
-        inner: con,
-        trips: 0,
-    };
+    let mut counted = RoundTrips::new(con);
     call_sync(&mut counted, lua, client);
-    counted.trips = 0;
+    counted.reset();
     for _ in 0..misses {
         call_sync(&mut counted, lua, client);
     }
-    let trips_per_hit = counted.trips as f64 / misses as f64;
+    let trips_per_hit = counted.count() as f64 / misses as f64;
 
     let before = info_commandstats(con);
     let mut trips = 0;
     for _ in 0..misses {
         script_flush(con);
-        let mut counted = Counted {
-            inner: con,
-            trips: 0,
-        };
+        let mut counted = RoundTrips::new(con);
         call_sync(&mut counted, lua, client);
-        trips += counted.trips;
+        trips += counted.count();
     }
     let after = info_commandstats(con);
     let resident = script_exists(con, lua.sha());
-    let mut counted = Counted {
-        inner: con,
-        trips: 0,
-    };
+    let mut counted = RoundTrips::new(con);
     call_sync(&mut counted, lua, client);
     miss_cost(
         format!("{} — {}", lua.short(), client.name()),
@@ -977,7 +906,7 @@ fn miss_cost_sync(con: &mut redis::Connection, misses: u64, lua: Lua, client: Cl
         &before,
         &after,
         resident,
-        counted.trips,
+        counted.count(),
     )
 }
 
@@ -1024,39 +953,30 @@ fn miss_cost_async(
 ) -> MissCost {
     let mut con = con.clone();
     let trips_per_hit = rt.block_on(async {
-        let mut counted = CountedAsync {
-            inner: &mut con,
-            trips: 0,
-        };
+        let mut counted = RoundTrips::new(&mut con);
         call_async(&mut counted, lua, client).await;
-        counted.trips = 0;
+        counted.reset();
         for _ in 0..misses {
             call_async(&mut counted, lua, client).await;
         }
-        counted.trips as f64 / misses as f64
+        counted.count() as f64 / misses as f64
     });
     let before = info_commandstats(admin);
     let mut trips = 0;
     for _ in 0..misses {
         script_flush(admin);
         trips += rt.block_on(async {
-            let mut counted = CountedAsync {
-                inner: &mut con,
-                trips: 0,
-            };
+            let mut counted = RoundTrips::new(&mut con);
             call_async(&mut counted, lua, client).await;
-            counted.trips
+            counted.count()
         });
     }
     let after = info_commandstats(admin);
     let resident = script_exists(admin, lua.sha());
     let trips_after_miss = rt.block_on(async {
-        let mut counted = CountedAsync {
-            inner: &mut con,
-            trips: 0,
-        };
+        let mut counted = RoundTrips::new(&mut con);
         call_async(&mut counted, lua, client).await;
-        counted.trips
+        counted.count()
     });
     miss_cost(
         format!("{} — {}", lua.short(), client.name_async()),

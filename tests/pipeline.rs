@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use redis::Value;
-use redlua::testing::RedisServer;
+use redlua::testing::{RedisServer, RoundTrips};
 use redlua::{redis_script, BatchFailure, EntryStatus, Error};
 use serde::Deserialize;
 
@@ -105,50 +105,6 @@ fn script_exists(con: &mut redis::Connection, scripts: &[&redlua::Script]) -> Ve
     cmd.query(con).unwrap()
 }
 
-/// A sync connection that counts its round trips.
-struct Counting<'a> {
-    inner: &'a mut redis::Connection,
-    round_trips: usize,
-}
-
-impl<'a> Counting<'a> {
-    fn new(inner: &'a mut redis::Connection) -> Counting<'a> {
-        Counting {
-            inner,
-            round_trips: 0,
-        }
-    }
-}
-
-impl redis::ConnectionLike for Counting<'_> {
-    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
-        self.round_trips += 1;
-        self.inner.req_packed_command(cmd)
-    }
-
-    fn req_packed_commands(
-        &mut self,
-        cmd: &[u8],
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisResult<Vec<Value>> {
-        self.round_trips += 1;
-        self.inner.req_packed_commands(cmd, offset, count)
-    }
-
-    fn get_db(&self) -> i64 {
-        self.inner.get_db()
-    }
-
-    fn check_connection(&mut self) -> bool {
-        self.inner.check_connection()
-    }
-
-    fn is_open(&self) -> bool {
-        self.inner.is_open()
-    }
-}
-
 fn expect_batch(result: Result<redlua::Results, Error>) -> Box<redlua::BatchError> {
     match result {
         Err(Error::Batch(e)) => e,
@@ -195,9 +151,9 @@ fn a_mixed_pipeline_gives_typed_results_per_entry() {
     assert_eq!(product.index(), 4);
     assert_eq!(product.script().name(), "multiply");
 
-    let mut counting = Counting::new(&mut con);
+    let mut counting = RoundTrips::new(&mut con);
     let mut results = p.query(&mut counting).unwrap();
-    assert_eq!(counting.round_trips, 1, "one round trip");
+    assert_eq!(counting.count(), 1, "one round trip");
     assert_eq!(results.len(), 13);
     assert!(results.errors().is_empty(), "{results:?}");
 
@@ -270,12 +226,12 @@ fn entries_run_in_order_and_a_pipeline_can_be_sent_again() {
 #[test]
 fn an_empty_pipeline_sends_nothing() {
     let (_s, mut con) = server();
-    let mut counting = Counting::new(&mut con);
+    let mut counting = RoundTrips::new(&mut con);
     let results = redlua::pipe().query(&mut counting).unwrap();
     assert!(results.is_empty());
     let results = redlua::pipe().atomic().query(&mut counting).unwrap();
     assert!(results.is_empty());
-    assert_eq!(counting.round_trips, 0);
+    assert_eq!(counting.count(), 0);
 }
 
 #[test]
@@ -290,9 +246,9 @@ fn an_atomic_pipeline_is_one_multi_exec_with_the_loads_inside() {
     let n = p.add(count("n"));
     let m = p.add(count("n"));
     let t = p.add(tally("t", 4));
-    let mut counting = Counting::new(&mut con);
+    let mut counting = RoundTrips::new(&mut con);
     let results = p.query(&mut counting).unwrap();
-    assert_eq!(counting.round_trips, 1);
+    assert_eq!(counting.count(), 1);
     assert_eq!(results.len(), 5);
     assert_eq!(results.get(product).unwrap(), 6);
     assert_eq!((results.get(n).unwrap(), results.get(m).unwrap()), (1, 2));
@@ -361,9 +317,9 @@ fn after_script_flush_every_entry_runs_exactly_once() {
         flush_scripts(&mut con);
         reset_stats(&mut con);
         let (p, read) = counting_batch(atomic);
-        let mut counting = Counting::new(&mut con);
+        let mut counting = RoundTrips::new(&mut con);
         let results = p.query(&mut counting).unwrap();
-        assert_eq!(counting.round_trips, 1);
+        assert_eq!(counting.count(), 1);
         assert_ran_once(&mut con, atomic, read(&results));
         assert_eq!(
             script_exists(&mut con, &[count("").script(), tally("", 0).script()]),
@@ -751,9 +707,9 @@ fn load_makes_several_scripts_resident_in_one_round_trip() {
         count("other").script(),
     ];
     reset_stats(&mut con);
-    let mut counting = Counting::new(&mut con);
+    let mut counting = RoundTrips::new(&mut con);
     assert_eq!(redlua::load(&mut counting, &scripts).unwrap(), 3);
-    assert_eq!(counting.round_trips, 1);
+    assert_eq!(counting.count(), 1);
     assert_eq!(calls(&mut con, "script|load"), 3);
     assert_eq!(script_exists(&mut con, &scripts), vec![true; 4]);
     assert_eq!(redlua::load(&mut con, &[]).unwrap(), 0);
@@ -791,9 +747,9 @@ fn the_registry_lists_every_script_of_the_binary() {
 
     let (_s, mut con) = server();
     reset_stats(&mut con);
-    let mut counting = Counting::new(&mut con);
+    let mut counting = RoundTrips::new(&mut con);
     let n = redlua::load_all(&mut counting).unwrap();
-    assert_eq!(counting.round_trips, 1);
+    assert_eq!(counting.count(), 1);
     let mut shas: Vec<&str> = redlua::scripts().map(|s| s.sha1()).collect();
     shas.sort_unstable();
     shas.dedup();

@@ -243,3 +243,35 @@ impl Builder {
         }
     }
 }
+
+/// Connections for unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use redis::Value;
+
+    /// A connection that must never be used: proves nothing was sent.
+    pub(crate) struct Unreachable;
+
+    impl redis::ConnectionLike for Unreachable {
+        fn req_packed_command(&mut self, _: &[u8]) -> redis::RedisResult<Value> {
+            unreachable!("nothing should have been sent")
+        }
+        fn req_packed_commands(
+            &mut self,
+            _: &[u8],
+            _: usize,
+            _: usize,
+        ) -> redis::RedisResult<Vec<Value>> {
+            unreachable!("nothing should have been sent")
+        }
+        fn get_db(&self) -> i64 {
+            0
+        }
+        fn check_connection(&mut self) -> bool {
+            true
+        }
+        fn is_open(&self) -> bool {
+            true
+        }
+    }
+}

@@ -344,29 +344,9 @@ mod tests {
 
     #[test]
     fn loading_nothing_sends_nothing() {
-        struct Unreachable;
-        impl redis::ConnectionLike for Unreachable {
-            fn req_packed_command(&mut self, _: &[u8]) -> redis::RedisResult<Value> {
-                unreachable!()
-            }
-            fn req_packed_commands(
-                &mut self,
-                _: &[u8],
-                _: usize,
-                _: usize,
-            ) -> redis::RedisResult<Vec<Value>> {
-                unreachable!()
-            }
-            fn get_db(&self) -> i64 {
-                0
-            }
-            fn check_connection(&mut self) -> bool {
-                true
-            }
-            fn is_open(&self) -> bool {
-                true
-            }
-        }
-        assert_eq!(load(&mut Unreachable, &[]).unwrap(), 0);
+        assert_eq!(
+            load(&mut crate::call::tests_support::Unreachable, &[]).unwrap(),
+            0
+        );
     }
 }

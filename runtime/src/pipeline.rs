@@ -1937,30 +1937,9 @@ mod tests {
         let mut p = pipe();
         p.add(count("ok"));
         p.add(call);
-        struct Unreachable;
-        impl redis::ConnectionLike for Unreachable {
-            fn req_packed_command(&mut self, _: &[u8]) -> redis::RedisResult<Value> {
-                unreachable!()
-            }
-            fn req_packed_commands(
-                &mut self,
-                _: &[u8],
-                _: usize,
-                _: usize,
-            ) -> redis::RedisResult<Vec<Value>> {
-                unreachable!()
-            }
-            fn get_db(&self) -> i64 {
-                0
-            }
-            fn check_connection(&mut self) -> bool {
-                true
-            }
-            fn is_open(&self) -> bool {
-                true
-            }
-        }
-        let err = p.query(&mut Unreachable).unwrap_err();
+        let err = p
+            .query(&mut crate::call::tests_support::Unreachable)
+            .unwrap_err();
         assert!(matches!(err, Error::Encode(_)), "{err:?}");
     }
 

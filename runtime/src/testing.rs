@@ -924,6 +924,93 @@ pub fn command_calls(con: &mut dyn redis::ConnectionLike, command: &str) -> u64 
         .unwrap_or(0)
 }
 
+/// A connection that counts its round trips (one per packed request or
+/// pipeline sent), sync or async: tests use it to check what a call costs.
+///
+/// ```
+/// use redlua::testing::{RedisServer, RoundTrips};
+///
+/// let server = RedisServer::start().expect("start redis-server");
+/// let mut con = server.connection();
+/// let mut counted = RoundTrips::new(&mut con);
+/// redis::pipe().cmd("PING").cmd("PING").exec(&mut counted).unwrap();
+/// assert_eq!(counted.count(), 1);
+/// ```
+pub struct RoundTrips<'a, C: ?Sized> {
+    inner: &'a mut C,
+    count: u64,
+}
+
+impl<'a, C: ?Sized> RoundTrips<'a, C> {
+    /// Wraps `inner`; the count starts at 0.
+    pub fn new(inner: &'a mut C) -> RoundTrips<'a, C> {
+        RoundTrips { inner, count: 0 }
+    }
+
+    /// Round trips made through this wrapper since it was made or reset.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Starts counting from 0 again.
+    pub fn reset(&mut self) {
+        self.count = 0;
+    }
+}
+
+impl<C: redis::ConnectionLike + ?Sized> redis::ConnectionLike for RoundTrips<'_, C> {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<redis::Value> {
+        self.count += 1;
+        self.inner.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisResult<Vec<redis::Value>> {
+        self.count += 1;
+        self.inner.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.inner.check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+}
+
+impl<C: redis::aio::ConnectionLike + ?Sized> redis::aio::ConnectionLike for RoundTrips<'_, C> {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        self.count += 1;
+        self.inner.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        self.count += 1;
+        self.inner.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
