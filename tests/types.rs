@@ -84,6 +84,33 @@ fn ints_round_trip_at_the_edges_lua_can_hold() {
     assert_eq!(int_echo_u8(255).invoke(&mut con).unwrap(), 255);
 }
 
+#[redis_script("types/int_text.lua")]
+fn u128_text(value: u128) -> String;
+
+#[redis_script("types/int_text.lua")]
+fn i128_text(value: i128) -> String;
+
+#[redis_script("types/int_text.lua")]
+fn u64_text(value: u64) -> String;
+
+#[test]
+fn wide_ints_travel_as_exact_decimal_text() {
+    let (_s, mut con) = server();
+    assert_eq!(
+        u64_text(u64::MAX).invoke(&mut con).unwrap(),
+        u64::MAX.to_string()
+    );
+    assert_eq!(
+        u128_text(u128::MAX).invoke(&mut con).unwrap(),
+        u128::MAX.to_string()
+    );
+    assert_eq!(
+        i128_text(i128::MIN).invoke(&mut con).unwrap(),
+        i128::MIN.to_string()
+    );
+    assert_eq!(i128_text(-5).invoke(&mut con).unwrap(), "-5");
+}
+
 #[test]
 fn floats_round_trip_exactly() {
     let (_s, mut con) = server();

@@ -82,31 +82,47 @@ impl<T: Bytes + ?Sized> Bytes for &T {
     note = "`int` accepts every integer type (`i64`, `u32`, `usize`, ...)"
 )]
 pub trait Int {
-    fn to_i128(&self) -> i128;
+    /// Appends the value as decimal text.
+    fn encode(&self, b: &mut Builder);
 }
 
 macro_rules! int_impls {
     ($($t:ty)*) => {$(
         impl Int for $t {
             #[inline]
-            fn to_i128(&self) -> i128 {
-                *self as i128
+            fn encode(&self, b: &mut Builder) {
+                // redis-rs writes i64 with itoa, no allocation.
+                b.push_int(*self as i64);
             }
         }
     )*};
 }
-int_impls!(i8 i16 i32 i64 i128 isize u8 u16 u32 u64 usize);
+// Every type here converts to i64 without loss.
+int_impls!(i8 i16 i32 i64 isize u8 u16 u32);
 
-// u128 does not fit i128; it is written separately so no value is wrapped.
-impl Int for u128 {
-    fn to_i128(&self) -> i128 {
-        i128::try_from(*self).unwrap_or(i128::MAX)
-    }
+macro_rules! wide_int_impls {
+    ($($t:ty)*) => {$(
+        impl Int for $t {
+            #[inline]
+            fn encode(&self, b: &mut Builder) {
+                match i64::try_from(*self) {
+                    Ok(small) => b.push_int(small),
+                    Err(_) => {
+                        let mut t = Text::new();
+                        let _ = std::fmt::Write::write_fmt(&mut t, format_args!("{self}"));
+                        b.push(t.as_bytes());
+                    }
+                }
+            }
+        }
+    )*};
 }
+// Values past i64 are written exactly as decimal text, never clamped.
+wide_int_impls!(i128 u64 u128 usize);
 
 impl<T: Int + ?Sized> Int for &T {
-    fn to_i128(&self) -> i128 {
-        (**self).to_i128()
+    fn encode(&self, b: &mut Builder) {
+        (**self).encode(b)
     }
 }
 
@@ -209,15 +225,7 @@ pub fn bytes<T: Bytes + ?Sized>(b: &mut Builder, v: &T) {
 
 #[inline]
 pub fn int<T: Int + ?Sized>(b: &mut Builder, v: &T) {
-    let n = v.to_i128();
-    if let Ok(small) = i64::try_from(n) {
-        // redis-rs writes i64 with itoa, no allocation.
-        b.push_int(small);
-    } else {
-        let mut t = Text::new();
-        let _ = std::fmt::Write::write_fmt(&mut t, format_args!("{n}"));
-        b.push(t.as_bytes());
-    }
+    v.encode(b);
 }
 
 #[inline]
