@@ -50,7 +50,7 @@ pub mod testing;
 pub use call::Call;
 pub use error::EncodeError;
 pub use error::{DecodeError, Error, ReplyError, ScriptError};
-pub use load::{load, load_all, load_all_async, load_async, scripts};
+pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
 pub use pipeline::{
     pipe, BatchError, BatchFailure, CmdHandle, Entry, EntryReport, EntryStatus, Handle, Pipeline,
     Results,

@@ -70,8 +70,12 @@ pub fn scripts() -> impl Iterator<Item = &'static Script> + Clone {
 /// ([`Error::Redis`]), or a connection error. The other scripts of the
 /// list are loaded even when one fails.
 ///
-/// On Redis Cluster each primary (and replica) has its own cache: run it
-/// on a connection to each node.
+/// On Redis Cluster each primary has its own cache. On a sync
+/// `redis::cluster::ClusterConnection` this function sends one `SCRIPT LOAD`
+/// per script instead of a batch, and the cluster client routes each to
+/// every primary, so the whole cluster is loaded. On the async cluster
+/// connection use [`load_cluster_async`]. Replicas are not loaded: run it on
+/// a connection to the replica when you read from one.
 ///
 /// ```no_run
 /// use redlua::redis_script;
@@ -94,12 +98,42 @@ where
     if distinct.is_empty() {
         return Ok(0);
     }
+    if !con.supports_pipelining() {
+        return load_one_by_one(con, &distinct);
+    }
     let mut packed = Vec::with_capacity(distinct.iter().map(|s| s.source().len() + 48).sum());
     for script in &distinct {
         write_load(&mut packed, script);
     }
     let replies = con.req_packed_commands(&packed, 0, distinct.len());
     check_loads(&distinct, replies)
+}
+
+/// A sync `ClusterConnection` takes no batches, and routes each
+/// `SCRIPT LOAD` to every primary: one command per script loads the whole
+/// cluster.
+fn load_one_by_one<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
+where
+    C: redis::ConnectionLike + ?Sized,
+{
+    let mut replies = Vec::with_capacity(scripts.len());
+    for script in scripts {
+        let mut packed = Vec::with_capacity(script.source().len() + 48);
+        write_load(&mut packed, script);
+        replies.push(load_reply(script, con.req_packed_command(&packed))?);
+    }
+    check_loads(scripts, Ok(replies))
+}
+
+/// The reply of one `SCRIPT LOAD` sent alone. A refusal (on some primary)
+/// becomes a value, so the other scripts still load and [`check_loads`]
+/// reports the first failure; a connection error ends the loading.
+fn load_reply(script: &'static Script, reply: redis::RedisResult<Value>) -> Result<Value, Error> {
+    match reply.map_err(ServerError::try_from) {
+        Ok(reply) => Ok(reply),
+        Err(Ok(refused)) => Ok(Value::ServerError(refused)),
+        Err(Err(e)) => Err(error::from_redis(script, e)),
+    }
 }
 
 /// [`load`] on an async connection (`MultiplexedConnection`,
@@ -154,6 +188,42 @@ where
 {
     let all: Vec<&'static Script> = scripts().collect();
     load(con, &all)
+}
+
+/// [`load`] for the async cluster connection
+/// (`redis::cluster_async::ClusterConnection`): one `SCRIPT LOAD` per
+/// distinct script, which the cluster client sends to every primary. Checks
+/// the SHA1 of each, and returns how many distinct scripts were loaded.
+///
+/// It works on any async connection, but on a single server
+/// [`load_async`] does the same in one round trip; on the async cluster
+/// connection [`load_async`] would reach only one node (a batch goes to
+/// a single node). Run it after connecting, and after a failover (a
+/// promoted replica has none of its old primary's scripts).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// // with the `cluster-async` feature of the redis crate:
+/// // let client = redis::cluster::ClusterClient::new(vec!["redis://127.0.0.1:7000/"])?;
+/// // let mut con = client.get_async_connection().await?;
+/// # let client = redis::Client::open("redis://127.0.0.1/")?;
+/// # let mut con = client.get_multiplexed_async_connection().await?;
+/// let all: Vec<_> = redlua::scripts().collect();
+/// let n = redlua::load_cluster_async(&mut con, &all).await?;
+/// println!("{n} scripts resident on every primary");
+/// # Ok(()) }
+/// ```
+pub async fn load_cluster_async<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
+where
+    C: redis::aio::ConnectionLike + ?Sized,
+{
+    let distinct = distinct(scripts.iter().copied());
+    let mut replies = Vec::with_capacity(distinct.len());
+    for script in &distinct {
+        let load = crate::call::load_cmd(script);
+        replies.push(load_reply(script, con.req_packed_command(&load).await)?);
+    }
+    check_loads(&distinct, Ok(replies))
 }
 
 /// [`load_all`] on an async connection.

@@ -451,6 +451,9 @@ impl Pipeline {
         if self.items.is_empty() {
             return Ok(self.empty_results());
         }
+        if !con.supports_pipelining() {
+            return Err(self.not_sent(SYNC_CLUSTER, None));
+        }
         let packed = self.packed();
         let replies = con.req_packed_commands(&packed, 0, self.wire_len());
         self.finish(replies)
@@ -485,7 +488,14 @@ impl Pipeline {
         }
         let wire = self.wire();
         let replies = con.req_packed_commands(&wire, 0, wire.len()).await;
-        self.finish(replies)
+        match replies {
+            // Only the async cluster client raises CROSSSLOT for a whole
+            // batch, and it does so before sending anything.
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot) => {
+                Err(self.not_sent(CROSS_SLOT, Some(e)))
+            }
+            replies => self.finish(replies),
+        }
     }
 
     fn check_encoded(&self) -> Result<(), Error> {
@@ -706,6 +716,18 @@ impl Pipeline {
         )
     }
 
+    /// Refused before sending: no entry ran.
+    fn not_sent(&self, why: &str, source: Option<RedisError>) -> Error {
+        self.batch_error(
+            BatchFailure::NotSent,
+            |_| (EntryStatus::NotRun, None),
+            Vec::new(),
+            None,
+            source,
+            Some(why.to_owned()),
+        )
+    }
+
     /// A failure after which nobody knows which entries ran.
     fn unknown(
         &self,
@@ -772,6 +794,14 @@ impl Pipeline {
         }))
     }
 }
+
+const SYNC_CLUSTER: &str = "this connection does not take batches (a sync \
+    redis::cluster::ClusterConnection resends a whole batch after a MOVED, ASK or TRYAGAIN \
+    reply, which would run entries twice); run the batch on the async cluster connection \
+    (keys in one hash slot), or send the calls one by one with invoke";
+
+const CROSS_SLOT: &str = "on Redis Cluster the keys of one batch must hash to one slot: \
+    give them a common {hash tag}, or split the batch";
 
 fn same_script(a: &Script, b: &Script) -> bool {
     std::ptr::eq(a, b) || a.sha1() == b.sha1()
@@ -1267,6 +1297,12 @@ pub enum BatchFailure {
     /// was refused because the connection was already in a transaction);
     /// whether entries ran is unknown.
     Protocol,
+    /// Nothing was sent, so no entry ran: the connection cannot run the
+    /// batch safely as one unit. A sync `redis::cluster::ClusterConnection`
+    /// resends a whole batch after a `MOVED`, `ASK` or `TRYAGAIN` reply to
+    /// any entry, which would run the other entries again; an async cluster
+    /// connection refuses a batch whose keys hash to more than one slot.
+    NotSent,
 }
 
 /// What became of one queued entry of a batch that failed
@@ -1596,6 +1632,9 @@ impl BatchError {
             (BatchFailure::WatchAborted, _) => {
                 RedisError::from((ErrorKind::Client, "transaction aborted", text))
             }
+            (BatchFailure::NotSent, _) => {
+                RedisError::from((ErrorKind::Client, "batch not sent", text))
+            }
             _ => RedisError::from((ErrorKind::UnexpectedReturnType, "batch failed", text)),
         }
     }
@@ -1679,6 +1718,12 @@ impl fmt::Display for BatchError {
                 )?;
                 if let Some(d) = &self.detail {
                     write!(f, ": {d}")?;
+                }
+            }
+            BatchFailure::NotSent => {
+                write!(f, "{what} not sent: {none_ran}")?;
+                if let Some(d) = &self.detail {
+                    write!(f, "; {d}")?;
                 }
             }
         }

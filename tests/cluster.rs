@@ -1,0 +1,262 @@
+//! Script calls, batches and preloading on a real Redis Cluster: three
+//! primaries on loopback ports, started (and stopped) by
+//! `redlua::testing::RedisCluster`, with the `redis` crate's sync and async
+//! cluster clients.
+
+use redlua::testing::{RedisCluster, RedisServer};
+use redlua::{redis_script, BatchFailure, EntryStatus, Error};
+
+#[redis_script("pipeline/count.lua")]
+fn count(counter: &str) -> i64;
+
+#[redis_script("multiply.lua")]
+fn multiply(key: &str, multiplier: i64) -> i64;
+
+fn start() -> (RedisCluster, redis::cluster::ClusterClient) {
+    let cluster = RedisCluster::start(3).expect("start a 3-node redis cluster");
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).expect("cluster client");
+    (cluster, client)
+}
+
+/// One key per node: `keys[i]` hashes to a slot of node `i`.
+fn key_per_node(cluster: &RedisCluster) -> Vec<String> {
+    let mut con = cluster.nodes()[0].connection();
+    let n = cluster.nodes().len();
+    let mut keys = vec![String::new(); n];
+    for i in 0.. {
+        let key = format!("k{i}");
+        let slot: usize = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(&key)
+            .query(&mut con)
+            .unwrap();
+        let node = slot * n / 16384;
+        if keys[node].is_empty() {
+            keys[node] = key;
+        }
+        if keys.iter().all(|k| !k.is_empty()) {
+            return keys;
+        }
+    }
+    unreachable!()
+}
+
+fn flush_every_node(cluster: &RedisCluster) {
+    for node in cluster.nodes() {
+        redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+}
+
+fn resident(node: &RedisServer, sha: &str) -> bool {
+    let exists: Vec<bool> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(sha)
+        .query(&mut node.connection())
+        .unwrap();
+    exists[0]
+}
+
+/// What the key holds, read on the node that owns it (not through the
+/// cluster client, so nothing is retried behind the test's back).
+fn stored(cluster: &RedisCluster, key: &str) -> Option<i64> {
+    cluster.nodes().iter().find_map(|node| {
+        redis::cmd("GET")
+            .arg(key)
+            .query::<Option<i64>>(&mut node.connection())
+            .ok()
+            .flatten()
+    })
+}
+
+#[test]
+fn sync_calls_reach_every_node_and_run_once_after_a_flush() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_connection().unwrap();
+    let sha = count("").script().sha1();
+    for round in 1..=3 {
+        flush_every_node(&cluster);
+        for key in &keys {
+            assert_eq!(count(key).invoke(&mut con).unwrap(), round, "{key}");
+        }
+    }
+    for (node, key) in cluster.nodes().iter().zip(&keys) {
+        assert_eq!(stored(&cluster, key), Some(3), "{key} ran once per call");
+        assert!(resident(node, sha), "the miss left the script on its node");
+    }
+}
+
+#[tokio::test]
+async fn async_calls_reach_every_node_and_run_once_after_a_flush() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_async_connection().await.unwrap();
+    for round in 1..=3 {
+        flush_every_node(&cluster);
+        for key in &keys {
+            assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), round);
+        }
+    }
+    for key in &keys {
+        assert_eq!(stored(&cluster, key), Some(3), "{key} ran once per call");
+    }
+    let sha = count("").script().sha1();
+    assert!(cluster.nodes().iter().all(|n| resident(n, sha)));
+}
+
+#[test]
+fn sync_load_makes_scripts_resident_on_every_primary() {
+    let (cluster, client) = start();
+    let mut con = client.get_connection().unwrap();
+    flush_every_node(&cluster);
+    let scripts = [count("").script(), multiply("", 0).script()];
+    assert_eq!(redlua::load(&mut con, &scripts).unwrap(), 2);
+    for node in cluster.nodes() {
+        for script in scripts {
+            assert!(
+                resident(node, script.sha1()),
+                "{} on {}",
+                script.name(),
+                node.url()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn async_cluster_load_makes_scripts_resident_on_every_primary() {
+    let (cluster, client) = start();
+    let mut con = client.get_async_connection().await.unwrap();
+    flush_every_node(&cluster);
+    let scripts = [
+        count("").script(),
+        multiply("", 0).script(),
+        count("x").script(),
+    ];
+    assert_eq!(
+        redlua::load_cluster_async(&mut con, &scripts)
+            .await
+            .unwrap(),
+        2
+    );
+    for node in cluster.nodes() {
+        for script in scripts {
+            assert!(
+                resident(node, script.sha1()),
+                "{} on {}",
+                script.name(),
+                node.url()
+            );
+        }
+    }
+}
+
+#[test]
+fn sync_cluster_connection_refuses_a_batch_and_runs_nothing() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_connection().unwrap();
+    for atomic in [false, true] {
+        let mut p = redlua::pipe();
+        if atomic {
+            p.atomic();
+        }
+        // Even a one-slot batch: a MOVED during resharding would make the
+        // sync cluster client send the whole batch again.
+        p.add(count(&keys[0]));
+        p.cmd(redis::cmd("INCR").arg(&keys[0]));
+        let err = p.query(&mut con).unwrap_err();
+        let Error::Batch(batch) = &err else {
+            panic!("expected a batch error, got {err:?}");
+        };
+        assert_eq!(batch.kind(), BatchFailure::NotSent);
+        assert_eq!(batch.not_run(), vec![0, 1]);
+        assert!(batch
+            .entries()
+            .iter()
+            .all(|e| e.status() == EntryStatus::NotRun));
+        let text = err.to_string();
+        assert!(
+            text.contains("not sent: none of its 2 entries ran"),
+            "{text}"
+        );
+        assert!(text.contains("async cluster connection"), "{text}");
+    }
+    assert_eq!(stored(&cluster, &keys[0]), None, "nothing ran");
+}
+
+#[tokio::test]
+async fn async_batch_in_one_slot_runs_every_entry_once_after_a_flush() {
+    let (cluster, client) = start();
+    let mut con = client.get_async_connection().await.unwrap();
+    redis::cmd("SET")
+        .arg("{user:7}n")
+        .arg(5)
+        .exec_async(&mut con)
+        .await
+        .unwrap();
+    for (round, atomic) in [(1, false), (2, true)] {
+        flush_every_node(&cluster);
+        let mut p = redlua::pipe();
+        if atomic {
+            p.atomic();
+        }
+        let a = p.add(count("{user:7}a"));
+        let raw = p
+            .cmd(redis::cmd("INCR").arg("{user:7}b"))
+            .returning::<i64>();
+        let m = p.add(multiply("{user:7}n", 3));
+        let b = p.add(count("{user:7}a"));
+        let results = p.query_async(&mut con).await.unwrap();
+        assert_eq!(results.get(a).unwrap(), 2 * round - 1);
+        assert_eq!(results.get(raw).unwrap(), round);
+        assert_eq!(results.get(m).unwrap(), 15);
+        assert_eq!(results.get(b).unwrap(), 2 * round);
+    }
+    assert_eq!(stored(&cluster, "{user:7}a"), Some(4));
+    assert_eq!(stored(&cluster, "{user:7}b"), Some(2));
+}
+
+#[tokio::test]
+async fn async_batch_across_slots_is_not_sent() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_async_connection().await.unwrap();
+    let mut p = redlua::pipe();
+    p.add(count(&keys[0]));
+    p.add(count(&keys[1]));
+    let err = p.query_async(&mut con).await.unwrap_err();
+    let Error::Batch(batch) = &err else {
+        panic!("expected a batch error, got {err:?}");
+    };
+    assert_eq!(batch.kind(), BatchFailure::NotSent);
+    assert_eq!(batch.not_run(), vec![0, 1]);
+    let text = err.to_string();
+    assert!(text.contains("{hash tag}"), "{text}");
+    assert_eq!(stored(&cluster, &keys[0]), None);
+    assert_eq!(stored(&cluster, &keys[1]), None);
+}
+
+#[test]
+fn script_errors_on_a_cluster_name_the_file_and_line() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_connection().unwrap();
+    for key in &keys {
+        redis::cmd("HSET")
+            .arg(key)
+            .arg("f")
+            .arg("v")
+            .exec(&mut con)
+            .unwrap();
+        // GET on a hash: WRONGTYPE from the script's redis.call.
+        let err = multiply(key, 2).invoke(&mut con).unwrap_err();
+        assert_eq!(err.script_name(), "multiply");
+        assert_eq!(err.code(), Some("WRONGTYPE"));
+        assert!(err.to_string().contains("lua/multiply.lua:8"), "{err}");
+    }
+    drop(cluster);
+}
