@@ -951,6 +951,16 @@ mod tests {
         &[at(MAIN, 2, TOP)],
     );
 
+    #[test]
+    fn script_debug_names_the_script_without_its_source() {
+        let shown = format!("{SCRIPT:?}");
+        assert_eq!(
+            shown,
+            "Script { name: \"create_status\", path: \"lua/create_status.lua\", \
+             sha1: \"8a27d0a361c3b94088d10ddeb019c98482034186\", read_only: false, .. }"
+        );
+    }
+
     /// Does not compile: `HGET', k f)` at line 3 (keys.lua:2).
     static BROKEN: Script = Script::__new(
         "broken",

@@ -424,7 +424,11 @@ impl Pipeline {
     /// - [`Error::Batch`] when the batch did not run as a whole: some
     ///   entries were answered `NOSCRIPT` ([`BatchFailure::NoScript`]), the
     ///   transaction was discarded or aborted, or the connection failed.
-    ///   [`BatchError`] says which entries ran.
+    ///   [`BatchError`] says which entries ran. On a sync
+    ///   `redis::cluster::ClusterConnection` nothing is sent
+    ///   ([`BatchFailure::NotSent`]): that client resends a whole batch after
+    ///   a redirect, which would run entries twice; use the async cluster
+    ///   connection.
     ///
     /// ```no_run
     /// use redlua::redis_script;
@@ -460,8 +464,10 @@ impl Pipeline {
     }
 
     /// Runs the batch on an async connection (`MultiplexedConnection`,
-    /// `ConnectionManager`, ...), in one round trip; same results and
-    /// errors as [`Pipeline::query`].
+    /// `ConnectionManager`, the async cluster connection, ...), in one round
+    /// trip; same results and errors as [`Pipeline::query`]. On Redis
+    /// Cluster every key of the batch must hash to one slot; a batch across
+    /// slots is refused before sending ([`BatchFailure::NotSent`]).
     ///
     /// ```no_run
     /// use redlua::redis_script;

@@ -23,7 +23,6 @@ impl LineOrigin {
 /// Everything here is a compile-time constant: the assembled source (with
 /// includes expanded and directives rendered), its SHA1, and the map from
 /// lines of the source back to the `.lua` files they came from.
-#[derive(Debug)]
 pub struct Script {
     name: &'static str,
     path: &'static str,
@@ -33,6 +32,19 @@ pub struct Script {
     files: &'static [&'static str],
     lines: &'static [LineOrigin],
     includes: &'static [LineOrigin],
+}
+
+// Not derived: the source and the line map would flood every error's
+// `{:?}` (a batch error holds one `Script` per entry).
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Script")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("sha1", &self.sha)
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Script {
