@@ -59,6 +59,15 @@ fn resident(node: &RedisServer, sha: &str) -> bool {
     exists[0]
 }
 
+fn assert_resident_everywhere(cluster: &RedisCluster, scripts: &[&'static redlua::Script]) {
+    for node in cluster.nodes() {
+        for script in scripts {
+            let name = script.name();
+            assert!(resident(node, script.sha1()), "{name} on {}", node.url());
+        }
+    }
+}
+
 /// What the key holds, read on the node that owns it (not through the
 /// cluster client, so nothing is retried behind the test's back).
 fn stored(cluster: &RedisCluster, key: &str) -> Option<i64> {
@@ -114,16 +123,7 @@ fn sync_load_makes_scripts_resident_on_every_primary() {
     flush_every_node(&cluster);
     let scripts = [count("").script(), multiply("", 0).script()];
     assert_eq!(redlua::load(&mut con, &scripts).unwrap(), 2);
-    for node in cluster.nodes() {
-        for script in scripts {
-            assert!(
-                resident(node, script.sha1()),
-                "{} on {}",
-                script.name(),
-                node.url()
-            );
-        }
-    }
+    assert_resident_everywhere(&cluster, &scripts);
 }
 
 #[tokio::test]
@@ -142,16 +142,7 @@ async fn async_cluster_load_makes_scripts_resident_on_every_primary() {
             .unwrap(),
         2
     );
-    for node in cluster.nodes() {
-        for script in scripts {
-            assert!(
-                resident(node, script.sha1()),
-                "{} on {}",
-                script.name(),
-                node.url()
-            );
-        }
-    }
+    assert_resident_everywhere(&cluster, &scripts);
 }
 
 #[test]
