@@ -3,7 +3,7 @@
 //! `redlua::testing::RedisCluster`, with the `redis` crate's sync and async
 //! cluster clients.
 
-use redlua::testing::{RedisCluster, RedisServer};
+use redlua::testing::{command_calls, RedisCluster, RedisServer};
 use redlua::{redis_script, BatchFailure, EntryStatus, Error};
 
 #[redis_script("pipeline/count.lua")]
@@ -250,4 +250,39 @@ fn script_errors_on_a_cluster_name_the_file_and_line() {
         assert!(err.to_string().contains("lua/multiply.lua:8"), "{err}");
     }
     drop(cluster);
+}
+
+#[tokio::test]
+async fn async_miss_costs_one_load_and_one_retry_on_the_key_node() {
+    let (cluster, client) = start();
+    let mut admin: Vec<redis::Connection> = cluster
+        .nodes()
+        .iter()
+        .map(RedisServer::connection)
+        .collect();
+    let mut con = client.get_async_connection().await.unwrap();
+    let keys: Vec<String> = (0..30).map(|i| format!("miss:{i}")).collect();
+    let totals = |admin: &mut Vec<redis::Connection>| -> [u64; 3] {
+        let mut t = [0; 3];
+        for a in admin.iter_mut() {
+            t[0] += command_calls(a, "evalsha");
+            t[1] += command_calls(a, "script|load");
+            t[2] += command_calls(a, "cluster|slots") + command_calls(a, "cluster|shards");
+        }
+        t
+    };
+    let before = totals(&mut admin);
+    for key in &keys {
+        for a in admin.iter_mut() {
+            redis::cmd("SCRIPT").arg("FLUSH").exec(a).unwrap();
+        }
+        assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), 1);
+    }
+    let after = totals(&mut admin);
+    let misses = keys.len() as u64;
+    // The failed EVALSHA, then SCRIPT LOAD + EVALSHA in one batch routed by
+    // the key: no redirect, no slot-map refresh.
+    assert_eq!(after[0] - before[0], 2 * misses, "EVALSHA per miss");
+    assert_eq!(after[1] - before[1], misses, "SCRIPT LOAD per miss");
+    assert_eq!(after[2] - before[2], 0, "slot-map queries");
 }
