@@ -1225,6 +1225,22 @@ fn main() {
                     paired(&series[k], raw).0 >= NOISE,
                 );
             }
+            // Same batch with and without the in-batch SCRIPT LOAD: what
+            // exactly-once under NOSCRIPT costs.
+            let (kept, _, _) = paired(&series[0], &series[1]);
+            target(
+                &mut targets,
+                format!(
+                    "3. pipeline of {n} {}: in-batch SCRIPT LOAD costs < 10% (pipe() vs assume_loaded())",
+                    lua.short()
+                ),
+                format!(
+                    "{:.1}% ({} of the throughput kept)",
+                    (1.0 - kept) * 100.0,
+                    pr(&series[0], &series[1])
+                ),
+                kept > 0.90,
+            );
         }
     }
 
