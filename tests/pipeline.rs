@@ -700,12 +700,8 @@ fn a_connection_failure_says_nothing_is_known() {
 #[test]
 fn load_makes_several_scripts_resident_in_one_round_trip() {
     let (_s, mut con) = server();
-    let scripts = [
-        count("").script(),
-        tally("", 0).script(),
-        exists("").script(),
-        count("other").script(),
-    ];
+    // The statics #[redis_script] emits, and a call's script: the same one.
+    let scripts = [COUNT, TALLY, EXISTS, count("other").script()];
     reset_stats(&mut con);
     let mut counting = RoundTrips::new(&mut con);
     assert_eq!(redlua::load(&mut counting, &scripts).unwrap(), 3);
@@ -723,6 +719,23 @@ fn load_makes_several_scripts_resident_in_one_round_trip() {
     assert!(e.is_compile_error());
     assert_eq!(e.script_name(), "broken");
     assert_eq!(script_exists(&mut con, &[count("").script()]), vec![true]);
+}
+
+#[test]
+fn the_script_static_is_the_one_calls_run() {
+    assert!(std::ptr::eq(COUNT, count("k").script()));
+    assert!(std::ptr::eq(
+        CREATE_STATUS,
+        create_status("", "", &[]).script()
+    ));
+    assert_eq!(MULTIPLY.name(), "multiply");
+    assert_eq!(MULTIPLY.path(), "lua/multiply.lua");
+    assert_eq!(MULTIPLY.sha1(), multiply("k", 2).script().sha1());
+    assert!(EXISTS.is_read_only());
+    assert!(
+        redlua::scripts().any(|s| std::ptr::eq(s, TALLY)),
+        "registered"
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::assemble::{Origin, ParamKind};
@@ -29,7 +30,9 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     let ret_ty = &plan.ret_ty;
     let decoder = &plan.decoder;
 
-    let name = ident.to_string();
+    let name = ident.unraw().to_string();
+    let script_static = script_static(ident);
+    let script_doc = script_doc(&name);
     let path = &asm.files[0].display;
     let sha = sha1_smol::Sha1::from(asm.source.as_bytes())
         .digest()
@@ -121,27 +124,37 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     let fixed = fixed_keys + fixed_args;
     let warnings = checked.warnings.iter().map(|w| warning(&input.lit, w));
 
+    // The function and the registry use a name no user item will have, so
+    // a clash of the public name is one error, not one per use.
+    let data = format_ident!("__REDLUA_SCRIPT_{}", name);
     quote! {
+        #[doc = #script_doc]
+        #vis static #script_static: &'static ::redlua::Script = &#data;
+        #[allow(non_upper_case_globals)]
+        static #data: ::redlua::Script = ::redlua::__private::Script::__new(
+            #name,
+            #path,
+            #sha,
+            #source,
+            #read_only,
+            &[#(#files),*],
+            &[#(#lines),*],
+            &[#(#includes),*],
+        );
+        // Lists the script for redlua::load_all without anyone keeping a
+        // list; in a block so two scripts of one module do not collide.
+        const _: () = {
+            ::redlua::__private::register!(#data);
+        };
+
         #(#attrs)*
         #[must_use = "a script call does nothing until `.invoke(&mut con)` or `.invoke_async(&mut con).await`"]
         #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret_ty> #where_clause {
             #(const _: &str = ::core::include_str!(#tracked);)*
             #(#warnings)*
-            static __REDLUA_SCRIPT: ::redlua::__private::Script = ::redlua::__private::Script::__new(
-                #name,
-                #path,
-                #sha,
-                #source,
-                #read_only,
-                &[#(#files),*],
-                &[#(#lines),*],
-                &[#(#includes),*],
-            );
-            // Lists the script for redlua::load_all without anyone keeping a list.
-            ::redlua::__private::register!(__REDLUA_SCRIPT);
             #(#prep)*
             let mut #b = ::redlua::__private::Builder::new(
-                &__REDLUA_SCRIPT,
+                &#data,
                 #fixed_keys #(#key_count)*,
                 #fixed #(#count)*,
             );
@@ -150,6 +163,20 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             #b.finish(#decoder)
         }
     }
+}
+
+/// `create_status` -> `CREATE_STATUS`, spanned on the function's name so a
+/// clash with another item of that name points there.
+fn script_static(ident: &syn::Ident) -> syn::Ident {
+    syn::Ident::new(&ident.unraw().to_string().to_uppercase(), ident.span())
+}
+
+fn script_doc(name: &str) -> String {
+    format!(
+        "The script behind [`{name}()`]: its source, SHA1 and line map, for \
+         `redlua::load(&mut con, &[{}])`.",
+        name.to_uppercase()
+    )
 }
 
 /// Stable Rust has no API for a macro's warnings; using a deprecated item
@@ -180,7 +207,15 @@ pub fn fallback(item: &syn::ForeignItemFn) -> TokenStream {
         syn::ReturnType::Default => quote!(()),
         syn::ReturnType::Type(_, t) => quote!(#t),
     };
+    let name = ident.unraw().to_string();
+    let script_static = script_static(ident);
+    let script_doc = script_doc(&name);
     quote! {
+        // Emitted too, empty, so code naming the script still type-checks.
+        #[doc = #script_doc]
+        #vis static #script_static: &'static ::redlua::Script =
+            &::redlua::__private::Script::__new(#name, "", "", "", false, &[], &[], &[]);
+
         #(#attrs)*
         #[allow(unused_variables)]
         #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret> #where_clause {

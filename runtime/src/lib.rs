@@ -65,6 +65,13 @@ pub use script::Script;
 /// the return type is the decoded `%return` type. The function returns a
 /// [`Call`]; run it with [`Call::invoke`] or [`Call::invoke_async`].
 ///
+/// Next to the function, with the same visibility, the attribute emits a
+/// `static &'static` [`Script`] named after the function in upper case
+/// (`multiply` -> `MULTIPLY`): the script's source, SHA1 and line map, for
+/// [`load`] (`redlua::load(&mut con, &[MULTIPLY])`) or to print its SHA1.
+/// An item of that name already in the module is a compile error at the
+/// function's name.
+///
 /// ```
 /// use redlua::redis_script;
 ///
@@ -85,6 +92,8 @@ pub use script::Script;
 /// # let mut con = server.connection();
 /// redis::cmd("SET").arg("counter").arg(4).exec(&mut con)?;
 /// assert_eq!(multiply("counter", 3).invoke(&mut con)?, 12);
+/// assert_eq!(MULTIPLY.name(), "multiply");
+/// assert_eq!(redlua::load(&mut con, &[MULTIPLY])?, 1);
 /// # }
 /// # Ok(()) }
 /// ```

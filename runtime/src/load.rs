@@ -85,9 +85,8 @@ pub fn scripts() -> impl Iterator<Item = &'static Script> + Clone {
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut con = redis::Client::open("redis://127.0.0.1/")?.get_connection()?;
-/// // Any call gives its script; the call itself is not sent.
-/// let scripts = [multiply("", 0).script()];
-/// assert_eq!(redlua::load(&mut con, &scripts)?, 1);
+/// // `#[redis_script]` emits the script as a static named after the function.
+/// assert_eq!(redlua::load(&mut con, &[MULTIPLY])?, 1);
 /// # Ok(()) }
 /// ```
 pub fn load<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
@@ -152,7 +151,7 @@ fn load_reply(script: &'static Script, reply: redis::RedisResult<Value>) -> Resu
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = redis::Client::open("redis://127.0.0.1/")?;
 /// let mut con = client.get_multiplexed_async_connection().await?;
-/// redlua::load_async(&mut con, &[multiply("", 0).script()]).await?;
+/// redlua::load_async(&mut con, &[MULTIPLY]).await?;
 /// # Ok(()) }
 /// ```
 pub async fn load_async<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
