@@ -1,7 +1,7 @@
 //! Pipelines, transactions and preloading against a real redis-server:
 //! typed per-entry results, exactly-once execution after the script cache
-//! was emptied (SCRIPT FLUSH, restart), partial execution reports, errors
-//! per entry, and the link-time script registry.
+//! was emptied (SCRIPT FLUSH, restart, failover to a replica), partial
+//! execution reports, errors per entry, and the link-time script registry.
 
 use std::time::{Duration, Instant};
 
@@ -344,6 +344,60 @@ fn after_a_restart_every_entry_runs_exactly_once() {
         );
         let results = p.query(&mut con).unwrap();
         assert_ran_once(&mut con, atomic, read(&results));
+    }
+}
+
+#[test]
+fn after_a_failover_every_entry_runs_exactly_once() {
+    for atomic in [false, true] {
+        // No 5 s wait before the first full sync.
+        let primary = RedisServer::builder()
+            .args(["--repl-diskless-sync-delay", "0"])
+            .start()
+            .expect("start the primary");
+        let replica = RedisServer::builder()
+            .args(["--replicaof", "127.0.0.1"])
+            .arg(primary.port().to_string())
+            .start()
+            .expect("start the replica");
+        redlua::load_all(&mut primary.connection()).unwrap();
+        let mut con = replica.connection();
+        wait_for_sync(&mut con);
+        assert_eq!(
+            script_exists(&mut con, &[COUNT, TALLY]),
+            vec![false, false],
+            "Redis 7 does not replicate the script cache"
+        );
+        // The promoted replica is the new primary: a client that followed
+        // the failover sends the batch there.
+        redis::cmd("REPLICAOF")
+            .arg("NO")
+            .arg("ONE")
+            .exec(&mut con)
+            .unwrap();
+        reset_stats(&mut con);
+        let (p, read) = counting_batch(atomic);
+        let results = p.query(&mut con).unwrap();
+        assert_ran_once(&mut con, atomic, read(&results));
+        assert_eq!(script_exists(&mut con, &[COUNT, TALLY]), vec![true, true]);
+    }
+}
+
+fn wait_for_sync(replica: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(replica)
+            .unwrap();
+        if info.contains("master_link_status:up") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never synced:\n{info}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
