@@ -352,20 +352,49 @@ fn removed_help(name: &str) -> Option<&'static str> {
     REMOVED.iter().find(|(n, _)| *n == name).map(|(_, h)| *h)
 }
 
-/// `(is_write, first_key)` of a lowercase command name or `container|sub`.
-fn command_info(name: &str) -> Option<(bool, i32)> {
-    COMMANDS
-        .binary_search_by(|(n, _, _)| (*n).cmp(name))
-        .ok()
-        .map(|i| (COMMANDS[i].1, COMMANDS[i].2))
+/// What the command table says of one command.
+#[derive(Clone, Copy)]
+struct CommandInfo {
+    is_write: bool,
+    first_key: i32,
+    last_key: i32,
+    step: i32,
+}
+
+impl CommandInfo {
+    /// The argv positions of the keys in a call with `argc` arguments
+    /// (the command name included), as COMMAND's first/last/step say.
+    fn key_positions(self, argc: usize) -> impl Iterator<Item = usize> {
+        let argc = argc as i64;
+        let first = i64::from(self.first_key);
+        let last = match i64::from(self.last_key) {
+            l if l < 0 => argc + l,
+            l => l,
+        };
+        let step = i64::from(self.step).max(1) as usize;
+        // first 0: the keys are found another way (numkeys, ...): none here.
+        let last = if first > 0 { last.min(argc - 1) } else { 0 };
+        (first.max(1)..=last).step_by(step).map(|p| p as usize)
+    }
+}
+
+/// A lowercase command name or `container|sub` in the command table.
+fn command_info(name: &str) -> Option<CommandInfo> {
+    COMMANDS.binary_search_by(|c| c.0.cmp(name)).ok().map(|i| {
+        let (_, is_write, first_key, last_key, step) = COMMANDS[i];
+        CommandInfo {
+            is_write,
+            first_key,
+            last_key,
+            step,
+        }
+    })
 }
 
 fn is_container(name: &str) -> bool {
     let prefix = format!("{name}|");
-    let i = COMMANDS.partition_point(|(n, _, _)| *n < prefix.as_str());
-    COMMANDS
-        .get(i)
-        .is_some_and(|(n, _, _)| n.starts_with(&prefix))
+    let i = COMMANDS.partition_point(|c| c.0 < prefix.as_str());
+    COMMANDS.get(i).is_some_and(|c| c.0.starts_with(&prefix))
 }
 
 // ---------------------------------------------------------------------------
@@ -1699,10 +1728,10 @@ impl<'a, 'o> Walker<'a, 'o> {
                 }
             }
         }
-        let Some((is_write, first_key)) = info else {
+        let Some(info) = info else {
             return;
         };
-        if is_write && self.opts.no_writes {
+        if info.is_write && self.opts.no_writes {
             let i = self.at_token(
                 Severity::Error,
                 cmd_token,
@@ -1712,15 +1741,22 @@ impl<'a, 'o> Walker<'a, 'o> {
             // SORT, GEORADIUS and GEORADIUSBYMEMBER have read-only variants.
             let ro = format!("{lower}_ro");
             i.help = Some(match command_info(&ro) {
-                Some((false, _)) => format!(
+                Some(CommandInfo {
+                    is_write: false, ..
+                }) => format!(
                     "use `{}`, its read-only variant, or remove `no-writes` from the `#!lua` line",
                     ro.to_ascii_uppercase()
                 ),
                 _ => "remove `no-writes` from the `#!lua` line, or remove the write".to_string(),
             });
         }
-        if first_key > 0 && !self.opts.no_cluster {
-            if let Some((val, Some(expr))) = args.get(first_key as usize) {
+        if self.opts.no_cluster {
+            return;
+        }
+        // Every key position COMMAND gives (MSET's every other argument,
+        // DEL's all, RPOPLPUSH's two), among the arguments written out.
+        for pos in info.key_positions(args.len()) {
+            if let Some((val, Some(expr))) = args.get(pos) {
                 // MIGRATE's key is `""` when it uses its KEYS form.
                 let empty = matches!(expr, Expression::String(t) if string_literal(t) == Some(""));
                 if val.lit && !val.key && !empty {
@@ -2233,6 +2269,36 @@ return redis.call('HSET', 'h:' .. tostring(id), 'f', 'v')
     }
 
     #[test]
+    fn literal_keys_warn_at_every_key_position() {
+        // MSET: keys at 1, 3, 5 (every other argument); values are not keys.
+        let src = "local a = KEYS[1]
+redis.call('MSET', a, 'v', 'b', 'v', 'c', ARGV[1])
+";
+        assert_eq!(
+            literal_key_warnings(src, &[], &[]),
+            vec![(2, 28, 3), (2, 38, 3)]
+        );
+        // DEL: every argument; RPOPLPUSH: both; BLPOP: all but the timeout.
+        let src = "local a = KEYS[1]
+redis.call('DEL', a, 'x', 'y')
+redis.call('RPOPLPUSH', a, 'dst')
+redis.call('BLPOP', a, 'q', 0)
+";
+        assert_eq!(
+            literal_key_warnings(src, &[], &[]),
+            vec![(2, 22, 3), (2, 27, 3), (3, 28, 5), (4, 24, 3)]
+        );
+        // Declared keys everywhere: nothing; a trailing unpack may hold more
+        // keys, and only what is written out is judged.
+        let src = "local a, b = KEYS[1], KEYS[2]
+redis.call('MSET', a, 'v', b, 'v')
+redis.call('DEL', a, unpack(KEYS))
+return redis.call('SUNIONSTORE', a, b, unpack(ARGV))
+";
+        assert!(literal_key_warnings(src, &[], &[]).is_empty());
+    }
+
+    #[test]
     fn declared_keys_do_not_warn() {
         let src = "local user = KEYS[1]
 local all = {} for redlua_i = 2, #KEYS do all[redlua_i - 1] = KEYS[redlua_i] end
@@ -2406,9 +2472,22 @@ end
     #[test]
     fn command_table_is_sorted_and_complete() {
         assert!(COMMANDS.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(command_info("set"), Some((true, 1)));
-        assert_eq!(command_info("get"), Some((false, 1)));
-        assert_eq!(command_info("xgroup|create"), Some((true, 2)));
+        let info = |name| command_info(name).map(|c| (c.is_write, c.first_key, c.last_key, c.step));
+        assert_eq!(info("set"), Some((true, 1, 1, 1)));
+        assert_eq!(info("get"), Some((false, 1, 1, 1)));
+        assert_eq!(info("xgroup|create"), Some((true, 2, 2, 1)));
+        assert_eq!(info("mset"), Some((true, 1, -1, 2)));
+        assert_eq!(info("nope"), None);
+        let positions = |name, argc| {
+            command_info(name)
+                .unwrap()
+                .key_positions(argc)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(positions("mset", 7), vec![1, 3, 5]);
+        assert_eq!(positions("blpop", 4), vec![1, 2]);
+        assert_eq!(positions("get", 1), Vec::<usize>::new(), "no key written");
+        assert_eq!(positions("ping", 2), Vec::<usize>::new(), "no key position");
         assert!(is_container("xgroup"));
         assert!(!is_container("get"));
     }

@@ -75,12 +75,12 @@ class Conn:
 
 
 def entries(cmds):
-    """Yields (name, flags, first_key, arity, has_subcommands) for commands and subcommands."""
+    """Yields (name, flags, (first, last, step), arity, has_subcommands) for commands and subcommands."""
     for c in cmds:
         subs = c[9] if len(c) > 9 and c[9] else []
-        yield c[0].lower(), c[2], c[3], c[1], bool(subs)
+        yield c[0].lower(), c[2], (c[3], c[4], c[5]), c[1], bool(subs)
         for s in subs:
-            yield s[0].lower(), s[2], s[3], s[1], False
+            yield s[0].lower(), s[2], (s[3], s[4], s[5]), s[1], False
 
 
 def probe(conn, name, arity):
@@ -111,11 +111,11 @@ def main():
         info = conn.call("INFO", "server")
         version = next(l.split(":", 1)[1] for l in info.splitlines() if l.startswith("redis_version:"))
         rows = []
-        for name, flags, first_key, arity, container in entries(conn.call("COMMAND")):
+        for name, flags, keys, arity, container in entries(conn.call("COMMAND")):
             is_write = "write" in flags
             if not is_write and not container and "noscript" not in flags:
                 is_write = probe(conn, name, arity)
-            rows.append((name, is_write, first_key))
+            rows.append((name, is_write) + keys)
         rows.sort()
         conn.sock.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")  # no reply: the server exits
     finally:
@@ -129,14 +129,16 @@ def main():
         invocation = " ".join(["python3", "macros/tools/gen_redis_commands.py"] + sys.argv[1:])
         f.write("//! generated from COMMAND on redis %s by `%s`\n" % (version, invocation))
         f.write("//! (do not edit by hand; re-run the script against another server to refresh it).\n//!\n")
-        f.write("//! `(name, is_write, first_key)`: `name` is lowercase, subcommands are\n")
-        f.write("//! `container|sub`; `is_write` is true when a `no-writes` script may not call\n")
-        f.write("//! the command (COMMAND's `write` flag, plus may-replicate commands such as\n")
-        f.write("//! PUBLISH and PFCOUNT found by probing); `first_key` is COMMAND's first key\n")
-        f.write("//! position in the command's argv (0: no fixed key position). Sorted by name.\n\n")
-        f.write("pub static COMMANDS: &[(&str, bool, i32)] = &[\n")
-        for name, is_write, first_key in rows:
-            f.write('    ("%s", %s, %d),\n' % (name, "true" if is_write else "false", first_key))
+        f.write("//! `(name, is_write, first_key, last_key, step)`: `name` is lowercase,\n")
+        f.write("//! subcommands are `container|sub`; `is_write` is true when a `no-writes`\n")
+        f.write("//! script may not call the command (COMMAND's `write` flag, plus may-replicate\n")
+        f.write("//! commands such as PUBLISH and PFCOUNT found by probing); the key positions\n")
+        f.write("//! are COMMAND's, in the command's argv: keys at `first_key`, then every\n")
+        f.write("//! `step` up to `last_key` (negative: counted from the end, -1 is the last\n")
+        f.write("//! argument; `first_key` 0: no fixed key position). Sorted by name.\n\n")
+        f.write("pub static COMMANDS: &[(&str, bool, i32, i32, i32)] = &[\n")
+        for name, is_write, first, last, step in rows:
+            f.write('    ("%s", %s, %d, %d, %d),\n' % (name, "true" if is_write else "false", first, last, step))
         f.write("];\n")
     print("wrote %d commands to %s" % (len(rows), os.path.normpath(OUT)))
 
