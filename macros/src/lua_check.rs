@@ -871,26 +871,38 @@ struct Val {
     /// checker cannot follow (function parameters, calls of local
     /// functions, ...): never warn about it.
     key: bool,
+    /// May be `redis.call` or `redis.pcall` itself (`local rcall =
+    /// redis.call`): a call of it is checked like theirs.
+    rcall: bool,
 }
 
 impl Val {
     const PLAIN: Val = Val {
         lit: false,
         key: false,
+        rcall: false,
     };
     const OPAQUE: Val = Val {
         lit: false,
         key: true,
+        rcall: false,
     };
     const LITERAL: Val = Val {
         lit: true,
         key: false,
+        rcall: false,
+    };
+    const REDIS_CALL: Val = Val {
+        lit: false,
+        key: false,
+        rcall: true,
     };
 
     fn join(self, other: Val) -> Val {
         Val {
             lit: self.lit || other.lit,
             key: self.key || other.key,
+            rcall: self.rcall || other.rcall,
         }
     }
 
@@ -899,6 +911,7 @@ impl Val {
         Val {
             lit: false,
             key: self.key,
+            rcall: false,
         }
     }
 }
@@ -1609,6 +1622,8 @@ impl<'a, 'o> Walker<'a, 'o> {
                 }
                 Suffix::Call(Call::AnonymousCall(args)) => {
                     all_index = false;
+                    // A local alias of redis.call, called directly.
+                    let alias = i == 0 && val.rcall;
                     let args = self.args(args);
                     let path = match (i, global, member) {
                         (0, Some(g), None) => Some((g, None)),
@@ -1616,7 +1631,7 @@ impl<'a, 'o> Walker<'a, 'o> {
                         _ => None,
                     };
                     val = call_result(path, &args);
-                    if let Some(("redis", Some("call" | "pcall"))) = path {
+                    if alias || matches!(path, Some(("redis", Some("call" | "pcall")))) {
                         self.redis_call(&args);
                     }
                     global = None;
@@ -1641,6 +1656,12 @@ impl<'a, 'o> Walker<'a, 'o> {
                     member = None;
                 }
             }
+        }
+        // `redis.call` itself, not called: for `local rcall = redis.call`.
+        if suffixes.len() == 1
+            && matches!((global, member), (Some("redis"), Some("call" | "pcall")))
+        {
+            return val.join(Val::REDIS_CALL);
         }
         val
     }
@@ -2120,6 +2141,47 @@ return n
         // A shebang without flags.
         let issues = run("#!lua\nreturn 1 +\n");
         assert_eq!(errors(&issues)[0].line, 2);
+    }
+
+    #[test]
+    fn a_local_alias_of_redis_call_is_checked_like_it() {
+        // `local rcall = redis.call` is common in large scripts (BullMQ's).
+        let f = flags(&["no-writes"]);
+        let src = "#!lua flags=no-writes
+local rcall = redis.call
+local pcall_ = redis.pcall
+local function bump(k) return rcall('INCR', k) end
+local v = rcall('GET', KEYS[1])
+pcall_('DEL', KEYS[1])
+return bump(KEYS[1])
+";
+        let issues = check(src, &[], &[], &f);
+        let found: Vec<(usize, &str)> = errors(&issues)
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    4,
+                    "`INCR` is a write command, but the script has the `no-writes` flag"
+                ),
+                (
+                    6,
+                    "`DEL` is a write command, but the script has the `no-writes` flag"
+                ),
+            ]
+        );
+        // Literal keys through the alias.
+        let src = "local rcall = redis.call\nreturn rcall('GET', 'config')\n";
+        assert_eq!(literal_key_warnings(src, &[], &[]), vec![(2, 21, 8)]);
+        // Other functions kept in locals are not redis.call.
+        let src = "local f = string.format\nlocal g = redis.sha1hex\nreturn f('%s', g('SET'))\n";
+        assert!(run(src).is_empty(), "{:#?}", run(src));
+        // A field of redis.call's value, or a call of its result: not it.
+        let src = "#!lua flags=no-writes\nlocal t = {c = redis.call}\nreturn t.c('GET', KEYS[1])\n";
+        assert!(check(src, &[], &[], &f).is_empty());
     }
 
     #[test]
