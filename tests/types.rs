@@ -261,3 +261,62 @@ fn without_return_the_reply_is_discarded_or_raw() {
         ])
     );
 }
+
+#[test]
+fn every_type_decodes_the_same_on_a_resp3_connection() {
+    let server = RedisServer::start().expect("start redis-server");
+    let url = format!("{}?protocol=resp3", server.url());
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let info: HashMap<String, redis::Value> = redis::cmd("HELLO").query(&mut con).unwrap();
+    assert_eq!(
+        info["proto"],
+        redis::Value::Int(3),
+        "the connection speaks RESP3"
+    );
+
+    assert_eq!(int_echo(-7).invoke(&mut con).unwrap(), -7);
+    assert_eq!(float_echo(0.1).invoke(&mut con).unwrap(), 0.1);
+    assert_eq!(str_echo("héllo").invoke(&mut con).unwrap(), "héllo");
+    assert_eq!(
+        bytes_echo(&[0, 255]).invoke(&mut con).unwrap(),
+        vec![0, 255]
+    );
+    assert!(bool_echo(true).invoke(&mut con).unwrap());
+    assert!(!bool_echo(false).invoke(&mut con).unwrap());
+    assert_eq!(list_echo(&[1, 2]).invoke(&mut con).unwrap(), vec![1, 2]);
+    let dict = HashMap::from([("a".to_string(), "b".to_string())]);
+    assert_eq!(dict_echo(&dict).invoke(&mut con).unwrap(), dict);
+    let counter = Counter {
+        name: "c".into(),
+        count: 1,
+        tags: vec!["t".into()],
+    };
+    assert_eq!(json_bump(&counter).invoke(&mut con).unwrap().count, 2);
+    assert_eq!(maybe_int(false).invoke(&mut con).unwrap(), None);
+    assert_eq!(maybe_int(true).invoke(&mut con).unwrap(), Some(7));
+    redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .exec(&mut con)
+        .unwrap();
+    assert_eq!(
+        hmget("h", &["f", "missing"]).invoke(&mut con).unwrap(),
+        vec![Some("v".to_string()), None]
+    );
+    set_unit("k", "v").invoke(&mut con).unwrap();
+    let err = null_int().invoke(&mut con).unwrap_err();
+    assert!(matches!(err, redlua::Error::Decode(_)), "{err:?}");
+
+    // A transaction after SCRIPT FLUSH: loads and EXEC's reply under RESP3.
+    redis::cmd("SCRIPT").arg("FLUSH").exec(&mut con).unwrap();
+    let mut p = redlua::pipe();
+    p.atomic();
+    let a = p.add(bool_echo(true));
+    let b = p.add(dict_echo(&dict));
+    let c = p.cmd(redis::cmd("GET").arg("k")).returning::<String>();
+    let results = p.query(&mut con).unwrap();
+    assert!(results.get(a).unwrap());
+    assert_eq!(results.get(b).unwrap(), dict);
+    assert_eq!(results.get(c).unwrap(), "v");
+}
