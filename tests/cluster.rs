@@ -18,19 +18,25 @@ fn start() -> (RedisCluster, redis::cluster::ClusterClient) {
     (cluster, client)
 }
 
-/// One key per node: `keys[i]` hashes to a slot of node `i`.
+/// The index of the node that serves `key`: every other node answers MOVED.
+fn owner(cluster: &RedisCluster, key: &str) -> usize {
+    cluster
+        .nodes()
+        .iter()
+        .position(|node| {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query::<i64>(&mut node.connection())
+                .is_ok()
+        })
+        .unwrap_or_else(|| panic!("no node serves {key}"))
+}
+
+/// One key per node: `keys[i]` is served by node `i`.
 fn key_per_node(cluster: &RedisCluster) -> Vec<String> {
-    let mut con = cluster.nodes()[0].connection();
-    let n = cluster.nodes().len();
-    let mut keys = vec![String::new(); n];
-    for i in 0.. {
-        let key = format!("k{i}");
-        let slot: usize = redis::cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(&key)
-            .query(&mut con)
-            .unwrap();
-        let node = slot * n / 16384;
+    let mut keys = vec![String::new(); cluster.nodes().len()];
+    for key in (0..).map(|i| format!("k{i}")) {
+        let node = owner(cluster, &key);
         if keys[node].is_empty() {
             keys[node] = key;
         }
@@ -68,16 +74,14 @@ fn assert_resident_everywhere(cluster: &RedisCluster, scripts: &[&'static redlua
     }
 }
 
-/// What the key holds, read on the node that owns it (not through the
+/// What the key holds, read on the node that serves it (not through the
 /// cluster client, so nothing is retried behind the test's back).
 fn stored(cluster: &RedisCluster, key: &str) -> Option<i64> {
-    cluster.nodes().iter().find_map(|node| {
-        redis::cmd("GET")
-            .arg(key)
-            .query::<Option<i64>>(&mut node.connection())
-            .ok()
-            .flatten()
-    })
+    let node = &cluster.nodes()[owner(cluster, key)];
+    redis::cmd("GET")
+        .arg(key)
+        .query(&mut node.connection())
+        .unwrap()
 }
 
 #[test]
@@ -249,7 +253,6 @@ fn script_errors_on_a_cluster_name_the_file_and_line() {
         assert_eq!(err.code(), Some("WRONGTYPE"));
         assert!(err.to_string().contains("lua/multiply.lua:8"), "{err}");
     }
-    drop(cluster);
 }
 
 #[tokio::test]
