@@ -1261,18 +1261,25 @@ impl<'a, 'o> Walker<'a, 'o> {
         }
     }
 
+    /// Evaluates the right side of an assignment; the result gives the value
+    /// of the `i`-th name: extra names take the rest of a trailing call's
+    /// results, or nil.
+    fn assigned(&mut self, exprs: impl Iterator<Item = &'a Expression>) -> impl Fn(usize) -> Val {
+        let exprs: Vec<&'a Expression> = exprs.collect();
+        let vals: Vec<Val> = exprs.iter().map(|e| self.expr(e)).collect();
+        let spill = match exprs.last() {
+            Some(Expression::FunctionCall(_)) => vals.last().copied().unwrap_or_default(),
+            _ => Val::PLAIN,
+        };
+        move |i| vals.get(i).copied().unwrap_or(spill)
+    }
+
     fn stmt(&mut self, stmt: &'a Stmt, top: bool) {
         match stmt {
             Stmt::LocalAssignment(local) => {
-                let exprs: Vec<&'a Expression> = local.expressions().iter().collect();
-                let vals: Vec<Val> = exprs.iter().map(|e| self.expr(e)).collect();
-                // Extra names take the rest of a trailing call's results, or nil.
-                let spill = match exprs.last() {
-                    Some(Expression::FunctionCall(_)) => vals.last().copied().unwrap_or_default(),
-                    _ => Val::PLAIN,
-                };
+                let vals = self.assigned(local.expressions().iter());
                 for (i, name) in local.names().iter().enumerate() {
-                    let val = vals.get(i).copied().unwrap_or(spill);
+                    let val = vals(i);
                     let id = self.declare(name, val);
                     if top && self.frames.len() == 1 {
                         self.mark_param(id);
@@ -1285,14 +1292,9 @@ impl<'a, 'o> Walker<'a, 'o> {
             }
             Stmt::FunctionDeclaration(f) => self.function_declaration(f),
             Stmt::Assignment(assign) => {
-                let exprs: Vec<&'a Expression> = assign.expressions().iter().collect();
-                let vals: Vec<Val> = exprs.iter().map(|e| self.expr(e)).collect();
-                let spill = match exprs.last() {
-                    Some(Expression::FunctionCall(_)) => vals.last().copied().unwrap_or_default(),
-                    _ => Val::PLAIN,
-                };
+                let vals = self.assigned(assign.expressions().iter());
                 for (i, var) in assign.variables().iter().enumerate() {
-                    let val = vals.get(i).copied().unwrap_or(spill);
+                    let val = vals(i);
                     match var {
                         Var::Name(token) => self.assign_name(token, val, false),
                         Var::Expression(ve) => {
