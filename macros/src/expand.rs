@@ -6,10 +6,10 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use crate::assemble::{Origin, ParamKind};
-use crate::header::Type as HType;
 use crate::parse::Input;
 use crate::validate::Checked;
+use redlua_script::assemble::{Origin, ParamKind};
+use redlua_script::header::Type as HType;
 
 fn origin(o: &Origin) -> TokenStream {
     let file = o.file as u16;
@@ -34,9 +34,7 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     let script_static = script_static(ident);
     let script_doc = script_doc(&name);
     let path = &asm.files[0].display;
-    let sha = sha1_smol::Sha1::from(asm.source.as_bytes())
-        .digest()
-        .to_string();
+    let sha = redlua_script::sha1_hex(&asm.source);
     let source = Literal::string(&asm.source);
     let read_only = asm.flags.iter().any(|f| f == "no-writes");
     let files = asm.files.iter().map(|f| &f.display);

@@ -1,13 +1,8 @@
 //! Proc-macro of redlua. Use it through `redlua::redis_script`; the
 //! documentation lives there.
 
-mod assemble;
-mod diag;
 mod expand;
-mod header;
-mod lua_check;
 mod parse;
-mod redis_commands;
 mod signature;
 mod validate;
 

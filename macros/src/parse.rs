@@ -1,11 +1,10 @@
 //! Phase 1: read the attribute, the declaration and the `.lua` files.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use proc_macro2::TokenStream;
+use redlua_script::Assembled;
 use syn::LitStr;
-
-use crate::assemble::{self, Assembled};
 
 /// Everything the macro was given, with the script assembled.
 pub struct Input {
@@ -23,22 +22,6 @@ fn crate_root() -> Result<PathBuf, String> {
         .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
         .map(PathBuf::from)
         .ok_or_else(|| "CARGO_MANIFEST_DIR is not set: build with cargo".to_owned())
-}
-
-/// `lua/<path>` with `.` and `..` folded; `None` if it leaves the crate root.
-fn script_path(path: &str) -> Option<String> {
-    let mut parts: Vec<String> = vec!["lua".to_owned()];
-    for c in Path::new(path).components() {
-        match c {
-            Component::Normal(p) => parts.push(p.to_str()?.to_owned()),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                parts.pop()?;
-            }
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 pub fn parse_item(item: TokenStream) -> syn::Result<syn::ForeignItemFn> {
@@ -60,27 +43,8 @@ pub fn parse(attr: TokenStream, item: syn::ForeignItemFn) -> syn::Result<Input> 
             "expected the script's path: #[redis_script(\"create_status.lua\")]\n  = help: the path is relative to the crate's `lua/` folder",
         )
     })?;
-    let path = lit.value();
-    if Path::new(&path).is_absolute() || path.starts_with('/') || path.starts_with('\\') {
-        return Err(syn::Error::new_spanned(
-            &lit,
-            format!("`{path}` is absolute; script paths are relative to the crate's `lua/` folder\n  = help: write e.g. #[redis_script(\"create_status.lua\")] for lua/create_status.lua"),
-        ));
-    }
-    let Some(rel) = script_path(&path) else {
-        return Err(syn::Error::new_spanned(
-            &lit,
-            format!("`{path}` leaves the crate root; scripts must live inside the crate\n  = help: paths are relative to the crate's `lua/` folder"),
-        ));
-    };
     let root = crate_root().map_err(|e| syn::Error::new_spanned(&lit, e))?;
-    let asm = assemble::assemble(&assemble::Fs, &root, &rel).map_err(|e| {
-        let hint = if !rel.ends_with(".lua") {
-            format!("\n  = help: did you mean \"{path}.lua\"?")
-        } else {
-            String::new()
-        };
-        syn::Error::new_spanned(&lit, format!("{e}{hint}"))
-    })?;
+    let asm =
+        redlua_script::load(&root, &lit.value()).map_err(|e| syn::Error::new_spanned(&lit, e))?;
     Ok(Input { lit, item, asm })
 }

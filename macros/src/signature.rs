@@ -10,9 +10,9 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, TypeParamBound};
 
-use crate::assemble::{Assembled, Param, ParamKind};
-use crate::diag::Diagnostic;
-use crate::header::{ReturnDecl, Type as HType};
+use redlua_script::assemble::{Assembled, Param, ParamKind};
+use redlua_script::header::{ReturnDecl, Type as HType};
+use redlua_script::Diagnostic;
 
 /// A Rust parameter matched to its header directive.
 pub struct PlannedParam<'a> {

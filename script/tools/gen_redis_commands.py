@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerates macros/src/redis_commands.rs from a real Redis server.
+"""Regenerates script/src/redis_commands.rs from a real Redis server.
 
-Usage: python3 macros/tools/gen_redis_commands.py [path/to/redis-server] [port]
+Usage: python3 script/tools/gen_redis_commands.py [path/to/redis-server] [port]
 
 Starts a throw-away redis-server (no persistence) on `port` (default 7398),
 reads `COMMAND`, probes which commands a `#!lua flags=no-writes` script may not
@@ -126,7 +126,7 @@ def main():
 
     with open(OUT, "w") as f:
         f.write("//! Redis command table for lua_check.rs.\n//!\n")
-        invocation = " ".join(["python3", "macros/tools/gen_redis_commands.py"] + sys.argv[1:])
+        invocation = " ".join(["python3", "script/tools/gen_redis_commands.py"] + sys.argv[1:])
         f.write("//! generated from COMMAND on redis %s by `%s`\n" % (version, invocation))
         f.write("//! (do not edit by hand; re-run the script against another server to refresh it).\n//!\n")
         f.write("//! `(name, is_write, first_key, last_key, step)`: `name` is lowercase,\n")

@@ -1,6 +1,6 @@
 //! Redis command table for lua_check.rs.
 //!
-//! generated from COMMAND on redis 7.0.15 by `python3 macros/tools/gen_redis_commands.py /usr/bin/redis-server 7398`
+//! generated from COMMAND on redis 7.0.15 by `python3 script/tools/gen_redis_commands.py /usr/bin/redis-server 7398`
 //! (do not edit by hand; re-run the script against another server to refresh it).
 //!
 //! `(name, is_write, first_key, last_key, step)`: `name` is lowercase,

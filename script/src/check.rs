@@ -1,0 +1,133 @@
+//! Runs every check of an assembled script and maps what the Lua check finds
+//! back to the `.lua` file and line it came from.
+
+use crate::assemble::{Assembled, ParamKind};
+use crate::diag::{line_of, span_at, Diagnostic};
+use crate::lua_check::{self, LuaIssue};
+
+pub use crate::lua_check::Severity;
+
+/// One problem found in a script, located in one of the files it was
+/// assembled from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    pub diagnostic: Diagnostic,
+}
+
+impl Finding {
+    /// The finding as rustc prints a diagnostic: message, `--> file:line:col`,
+    /// the source line with a caret, notes and help.
+    pub fn render(&self, asm: &Assembled) -> String {
+        render(asm, &self.diagnostic)
+    }
+
+    /// The file the finding is in, relative to the crate root.
+    pub fn path<'a>(&self, asm: &'a Assembled) -> &'a str {
+        asm.files
+            .get(self.diagnostic.file)
+            .map_or("?", |f| f.display.as_str())
+    }
+
+    /// 1-based line and column (in characters) of the finding's start.
+    pub fn line_col(&self, asm: &Assembled) -> (usize, usize) {
+        let Some(f) = asm.files.get(self.diagnostic.file) else {
+            return (1, 1);
+        };
+        let start = self.diagnostic.span.start.min(f.text.len());
+        let (line, line_start) = line_of(&f.text, start);
+        let col = f
+            .text
+            .get(line_start..start)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        (line, col)
+    }
+}
+
+/// What to run besides the header checks, which always run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Skip the Lua analysis (to measure its cost).
+    pub skip_lua: bool,
+}
+
+/// Every check of `asm`: its header and include errors, then the Lua
+/// analysis of the assembled text. Errors first, each group in file order.
+pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
+    let mut out: Vec<Finding> = asm
+        .errors
+        .iter()
+        .map(|d| Finding {
+            severity: Severity::Error,
+            diagnostic: d.clone(),
+        })
+        .collect();
+    // With header errors some directives were not rendered, so the Lua
+    // check would only report their names as undefined: skip it then.
+    if asm.errors.is_empty() && !opts.skip_lua {
+        let params: Vec<&str> = asm.params.iter().map(|p| p.name.as_str()).collect();
+        let keys: Vec<&str> = asm
+            .params
+            .iter()
+            .filter(|p| p.kind == ParamKind::Key)
+            .map(|p| p.name.as_str())
+            .collect();
+        for issue in lua_check::check(&asm.source, &params, &keys, &asm.flags) {
+            let diagnostic = map_issue(asm, &issue).unwrap_or_else(|| {
+                let mut d = Diagnostic::new(0, Default::default(), issue.message.clone());
+                d.help = issue.help.clone();
+                d.notes
+                    .push(format!("at line {} of the assembled script", issue.line));
+                d
+            });
+            out.push(Finding {
+                severity: issue.severity,
+                diagnostic,
+            });
+        }
+    }
+    out.sort_by_key(|f| f.severity != Severity::Error);
+    out
+}
+
+fn render(asm: &Assembled, d: &Diagnostic) -> String {
+    match asm.files.get(d.file) {
+        Some(f) => d.render(&f.display, &f.text),
+        None => d.message.clone(),
+    }
+}
+
+/// Maps an issue found in the assembled script back to the `.lua` file and
+/// line it came from, with the include chain as notes.
+fn map_issue(asm: &Assembled, issue: &LuaIssue) -> Option<Diagnostic> {
+    let origin = asm.lines.get(issue.line.checked_sub(1)?)?;
+    let file = asm.files.get(origin.file)?;
+    let line_text = file.text.lines().nth(origin.line.checked_sub(1)?)?;
+    // A directive line was rendered to different Lua text: columns in it do
+    // not match the file, so point at the directive's name instead.
+    let span = if line_text.trim_start().starts_with('%') {
+        asm.params
+            .iter()
+            .find(|p| {
+                p.file == origin.file && line_of(&file.text, p.name_span.start).0 == origin.line
+            })
+            .map(|p| p.name_span)
+            .unwrap_or_else(|| span_at(&file.text, origin.line, 1, line_text.chars().count()))
+    } else {
+        span_at(&file.text, origin.line, issue.col, issue.len)
+    };
+    let mut d = Diagnostic::new(origin.file, span, issue.message.clone());
+    d.label = issue.label.clone();
+    d.help = issue.help.clone();
+    let mut via = origin.via;
+    while let Some(site) = via.and_then(|v| asm.includes.get(v)) {
+        let from = asm.files.get(site.file).map_or("?", |f| f.display.as_str());
+        d.notes.push(format!("included from {from}:{}", site.line));
+        via = site.via;
+        if d.notes.len() > asm.includes.len() {
+            break;
+        }
+    }
+    Some(d)
+}
