@@ -168,6 +168,10 @@ const FLAGS: &[&str] = &[
 /// `%pragma once` including each other several times).
 const MAX_EXPANSIONS: usize = 10_000;
 
+/// Deeper include chains than this are refused: no real script needs them,
+/// and each level is a frame of the (recursive) assembler.
+pub const MAX_INCLUDE_DEPTH: usize = 64;
+
 struct Asm<'a> {
     loader: &'a dyn Loader,
     root: &'a Path,
@@ -446,6 +450,7 @@ impl Asm<'_> {
             self.once_done.insert(file);
         }
         let shebang = parsed.shebang;
+        let parsed_code_start = parsed.code_start;
         let mut directives: HashMap<usize, header::Line> =
             parsed.lines.iter().map(|l| (l.number, l.clone())).collect();
         let text = self.out.files[file].text.clone();
@@ -476,7 +481,7 @@ impl Asm<'_> {
             }
             if let Some(line) = directives.remove(&number) {
                 self.directive(line, indent, comment, origin);
-            } else if trimmed.starts_with('%') {
+            } else if trimmed.starts_with('%') && number < parsed_code_start {
                 // A directive line with errors (reported by the header parser).
                 self.emit(comment, origin);
             } else {
@@ -734,6 +739,29 @@ impl Asm<'_> {
         }
         if self.once_done.contains(&target) {
             return; // `%pragma once`: inlined already.
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            let d = Diagnostic::new(
+                file,
+                path_span,
+                format!("includes nested more than {MAX_INCLUDE_DEPTH} levels deep"),
+            )
+            .label("one level too many")
+            .note(format!(
+                "the chain starts {}",
+                self.stack
+                    .iter()
+                    .take(3)
+                    .map(|&f| self.out.files[f].display.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            ))
+            .help(
+                "flatten the includes: let the top-level script include the files it needs \
+                 directly, with `%pragma once` in files included from several places",
+            );
+            self.push_error(d, origin.via);
+            return;
         }
         self.expansions += 1;
         if self.expansions > MAX_EXPANSIONS {
@@ -1551,17 +1579,39 @@ mod tests {
     }
 
     #[test]
+    fn a_thousand_nested_includes_are_an_error_not_a_crash() {
+        let files: Vec<(String, String)> = (0..1000)
+            .map(|i| {
+                (
+                    format!("lua/f{i}.lua"),
+                    format!("%include \"f{}\"\n", i + 1),
+                )
+            })
+            .chain([("lua/f1000.lua".to_string(), "return 1\n".to_string())])
+            .collect();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let a = run(&refs, "lua/f0.lua");
+        assert_eq!(a.errors.len(), 1, "{:#?}", a.errors);
+        assert!(a.errors[0].message.contains("nested more than 64"));
+        // f0 .. f63 are inlined: 64 files deep; the include in f63 is refused.
+        assert_eq!(a.errors[0].file, MAX_INCLUDE_DEPTH - 1);
+    }
+
+    #[test]
     fn crlf_and_final_newline() {
         let a = ok(
             &[(
                 "lua/a.lua",
-                "%key k\r\nlocal v = 1\r\n  %arg n int\r\nreturn v\r\n",
+                "%key k\r\n-- v\r\n  %arg n int\r\nlocal v = 1\r\nreturn v\r\n",
             )],
             "lua/a.lua",
         );
         assert_eq!(
             a.source,
-            "local k = KEYS[1]\nlocal v = 1\r\n  local n = tonumber(ARGV[1])\nreturn v\r\n"
+            "local k = KEYS[1]\n-- v\r\n  local n = tonumber(ARGV[1])\nlocal v = 1\r\nreturn v\r\n"
         );
         let a = ok(&[("lua/a.lua", "%key k\r\nreturn k")], "lua/a.lua");
         assert_eq!(a.source, "local k = KEYS[1]\nreturn k");

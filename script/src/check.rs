@@ -106,7 +106,8 @@ fn map_issue(asm: &Assembled, issue: &LuaIssue) -> Option<Diagnostic> {
     let line_text = file.text.lines().nth(origin.line.checked_sub(1)?)?;
     // A directive line was rendered to different Lua text: columns in it do
     // not match the file, so point at the directive's name instead.
-    let span = if line_text.trim_start().starts_with('%') {
+    let rendered = asm.source.lines().nth(issue.line - 1).unwrap_or("");
+    let span = if rendered.trim_end_matches('\r') != line_text.trim_end_matches('\r') {
         asm.params
             .iter()
             .find(|p| {
@@ -120,6 +121,22 @@ fn map_issue(asm: &Assembled, issue: &LuaIssue) -> Option<Diagnostic> {
     let mut d = Diagnostic::new(origin.file, span, issue.message.clone());
     d.label = issue.label.clone();
     d.help = issue.help.clone();
+    let directive = line_text
+        .trim_start()
+        .strip_prefix('%')
+        .is_some_and(|rest| {
+            ["key", "arg", "return", "include", "pragma"]
+                .iter()
+                .any(|d| rest.starts_with(d))
+        });
+    if directive && rendered == line_text {
+        d.notes.push(
+            "directives are read only in the header, the lines before the first line of Lua \
+             code; below it this line is Lua"
+                .to_string(),
+        );
+        d.help = Some("move the directive above the script's first line of code".to_string());
+    }
     let mut via = origin.via;
     while let Some(site) = via.and_then(|v| asm.includes.get(v)) {
         let from = asm.files.get(site.file).map_or("?", |f| f.display.as_str());

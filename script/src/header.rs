@@ -79,10 +79,23 @@ pub struct ParsedFile {
     pub lines: Vec<Line>,
     /// Span of a `#!lua ...` first line, if any (kept verbatim in the script).
     pub shebang: Option<Span>,
+    /// The 1-based number of the first line of Lua code, which ends the
+    /// header (one past the last line when the file has no code).
+    pub code_start: usize,
     pub errors: Vec<Diagnostic>,
 }
 
-/// Parses every directive line of `text`; `file` is the index stamped on diagnostics.
+/// Parses the header of `text`; `file` is the index stamped on diagnostics.
+///
+/// The header is the leading run of blank lines, comment lines (`--`, and
+/// every line of a long comment `--[[ ... ]]` / `--[==[ ... ]==]`) and
+/// directive lines (first non-blank character `%`), after an optional
+/// `#!lua` first line. The first line of Lua code ends it: from there on a
+/// line starting with `%` is Lua (the `%` operator continuing an
+/// expression, a line of a long string), never a directive. So no text
+/// inside a string or comment can declare a parameter, and a directive
+/// written below the code is a Lua syntax error at its line, not a silent
+/// change. Inside a long comment in the header, `%` lines are comment text.
 pub fn parse_file(file: usize, text: &str) -> ParsedFile {
     let mut cx = Cx {
         file,
@@ -90,31 +103,100 @@ pub fn parse_file(file: usize, text: &str) -> ParsedFile {
         errors: Vec::new(),
     };
     let mut parsed = ParsedFile::default();
-    for (index, line) in split_lines(text).into_iter().enumerate() {
+    // The level of the long comment the current line is inside, if any.
+    let mut in_comment: Option<usize> = None;
+    let lines = split_lines(text);
+    parsed.code_start = lines.len() + 1;
+    for (index, line) in lines.into_iter().enumerate() {
         let number = index + 1;
         let content = &text[line.start..line.end];
         if number == 1 && is_shebang(content) {
             parsed.shebang = Some(line);
             continue;
         }
-        let Some(offset) = content.find(|c: char| !is_blank(c)) else {
+        // A line that closes a long comment is comment text up to the close.
+        let code_start = match in_comment {
+            Some(level) => match close_long_bracket(content, level) {
+                Some(after) => {
+                    in_comment = None;
+                    after
+                }
+                None => continue,
+            },
+            None => 0,
+        };
+        let Some(offset) = content[code_start..].find(|c: char| !is_blank(c)) else {
             continue;
         };
-        if !content[offset..].starts_with('%') {
+        let offset = code_start + offset;
+        if code_start == 0 && content[offset..].starts_with('%') {
+            let before = cx.errors.len();
+            let directive = cx.directive(line, line.start + offset);
+            if let (Some(directive), true) = (directive, cx.errors.len() == before) {
+                parsed.lines.push(Line {
+                    number,
+                    span: line,
+                    directive,
+                });
+            }
             continue;
         }
-        let before = cx.errors.len();
-        let directive = cx.directive(line, line.start + offset);
-        if let (Some(directive), true) = (directive, cx.errors.len() == before) {
-            parsed.lines.push(Line {
-                number,
-                span: line,
-                directive,
-            });
+        match comments_only(&content[offset..]) {
+            Comments::Closed => {}
+            Comments::Open(level) => in_comment = Some(level),
+            Comments::Code => {
+                parsed.code_start = number;
+                break;
+            }
         }
     }
     parsed.errors = cx.errors;
     parsed
+}
+
+/// What the rest of a header line holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Comments {
+    /// Only comments (or nothing), all closed on this line.
+    Closed,
+    /// Comments, the last a long comment of this level left open.
+    Open(usize),
+    /// Lua code: the header ends here.
+    Code,
+}
+
+/// Classifies `s` (starting at a non-blank character).
+fn comments_only(mut s: &str) -> Comments {
+    loop {
+        s = s.trim_start_matches(is_blank);
+        if s.is_empty() {
+            return Comments::Closed;
+        }
+        let Some(comment) = s.strip_prefix("--") else {
+            return Comments::Code;
+        };
+        let Some(level) = long_bracket_level(comment) else {
+            return Comments::Closed;
+        };
+        let body = &comment[level + 2..];
+        match close_long_bracket(body, level) {
+            Some(after) => s = &body[after..],
+            None => return Comments::Open(level),
+        }
+    }
+}
+
+/// The level of a Lua long bracket opening `s` (`[[` is 0, `[==[` is 2).
+fn long_bracket_level(s: &str) -> Option<usize> {
+    let rest = s.strip_prefix('[')?;
+    let level = rest.len() - rest.trim_start_matches('=').len();
+    rest[level..].starts_with('[').then_some(level)
+}
+
+/// The byte just after the first `]=*]` of this level in `s`, if any.
+fn close_long_bracket(s: &str, level: usize) -> Option<usize> {
+    let close = format!("]{}]", "=".repeat(level));
+    s.find(&close).map(|i| i + close.len())
 }
 
 /// Type names as written, with what they mean.
@@ -826,7 +908,8 @@ impl<'a> Cx<'a> {
         let raw = &text[rest.start..rest.end];
         let lead = raw.len() - raw.trim_start_matches(is_blank).len();
         let arg_start = rest.start + lead;
-        let arg_end = rest.start + raw.trim_end_matches(is_blank).len();
+        // An all-blank rest has no argument: `arg_end` must not fall before `arg_start`.
+        let arg_end = arg_start + raw[lead..].trim_end_matches(is_blank).len();
         let arg = &text[arg_start..arg_end];
         if arg.is_empty() {
             let d = Diagnostic::new(self.file, word_span, "`%include` needs a path")
@@ -1141,7 +1224,96 @@ mod tests {
     fn non_directive_lines_are_skipped() {
         let text = "local x = 1 % 2\n-- %key nope\nreturn '%arg'\n\n";
         let p = parse_file(0, text);
-        assert_eq!(p, ParsedFile::default());
+        assert_eq!(
+            p,
+            ParsedFile {
+                code_start: 1,
+                ..ParsedFile::default()
+            }
+        );
+    }
+
+    /// The names the header of `text` declares, and where its code starts.
+    fn header_names(text: &str) -> (Vec<String>, usize) {
+        let p = parse_file(0, text);
+        assert!(p.errors.is_empty(), "{:#?}", p.errors);
+        let names = p
+            .lines
+            .iter()
+            .filter_map(|l| match &l.directive {
+                Directive::Key(k) => Some(k.name.clone()),
+                Directive::Arg(a) => Some(a.name.clone()),
+                _ => None,
+            })
+            .collect();
+        (names, p.code_start)
+    }
+
+    #[test]
+    fn percent_lines_in_long_strings_are_lua() {
+        let (names, start) = header_names("%key k\nlocal t = [[\n%arg x\n]]\nreturn t\n");
+        assert_eq!((names, start), (vec!["k".to_string()], 2));
+        let (names, _) = header_names("%key k\nlocal t = [==[\n%arg x\n]]\n%arg y\n]==]\n");
+        assert_eq!(names, ["k"]);
+        // A long string opened on the first code line, even at its end.
+        let (names, _) = header_names("local t = { a = [=[\n%key x\n]=] }\n");
+        assert!(names.is_empty());
+    }
+
+    #[test]
+    fn percent_lines_in_long_comments_are_comment_text() {
+        let (names, start) = header_names("--[[\n%key old\n]]\n%key new\nreturn new\n");
+        assert_eq!((names, start), (vec!["new".to_string()], 5));
+        // Levels must match: `]]` does not close `--[==[`.
+        let (names, _) = header_names("--[==[\n]]\n%key old\n]==]\n%key k\n");
+        assert_eq!(names, ["k"]);
+        // Closed on its own line, followed by more comments and directives.
+        let (names, _) = header_names("--[[ a ]] --[=[ b ]=] -- c\n%key k\n");
+        assert_eq!(names, ["k"]);
+        // Indented opener; a line comment mentioning a directive.
+        let (names, _) = header_names("  --[[\n  %arg gone\n  ]] -- %key no\n%arg a\n");
+        assert_eq!(names, ["a"]);
+        // `---[[` is a line comment, not a long one.
+        let (names, _) = header_names("---[[\n%key k\n");
+        assert_eq!(names, ["k"]);
+        // A long comment left open to the end of the file.
+        let (names, start) = header_names("%key k\n--[[\n%key x\n");
+        assert_eq!((names, start), (vec!["k".to_string()], 4));
+    }
+
+    #[test]
+    fn percent_operator_continuing_an_expression_is_lua() {
+        let (names, start) = header_names("%key a\nlocal r = a\n  % 4\nreturn r\n");
+        assert_eq!((names, start), (vec!["a".to_string()], 2));
+        // Code after a long comment on the same line ends the header.
+        let (names, start) = header_names("--[[ x ]] local r = 1\n%key k\n");
+        assert_eq!((names, start), (vec![], 1));
+        // So does code after a long comment's close.
+        let (names, start) = header_names("--[[\n]] local r = 1\n%arg n\n");
+        assert_eq!((names, start), (vec![], 2));
+    }
+
+    #[test]
+    fn percent_lines_in_short_strings_and_after_code_are_lua() {
+        // A short string cannot span lines without `\`: still after code.
+        let (names, _) = header_names("local s = 'a\\\n%arg x'\n");
+        assert!(names.is_empty());
+        let (names, start) =
+            header_names("#!lua flags=no-writes\n\n-- doc\n%key k\nreturn 1\n%arg late\n");
+        assert_eq!((names, start), (vec!["k".to_string()], 5));
+    }
+
+    #[test]
+    fn include_with_only_blanks_after_it_is_an_error_not_a_panic() {
+        for text in [
+            "%include ",
+            "%include \t  ",
+            "%include\t",
+            "%include   \r\n",
+        ] {
+            let d = one_error(text);
+            assert_eq!(d.message, "`%include` needs a path", "{text:?}");
+        }
     }
 
     #[test]
@@ -1214,9 +1386,9 @@ mod tests {
             .help
             .unwrap()
             .contains("%pragma once"));
-        let text = "x = 1\n  % key a\n";
+        let text = "-- x = 1\n  % key a\n";
         let d = one_error(text);
-        assert_eq!(d.span, Span::new(8, 9));
+        assert_eq!(d.span, Span::new(11, 12));
         assert_eq!(
             d.help.as_deref(),
             Some("remove the blank after `%`: `%key`")

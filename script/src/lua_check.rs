@@ -66,22 +66,101 @@ pub fn check(
     key_params: &[&str],
     flags: &[String],
 ) -> Vec<LuaIssue> {
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        check_inner(source, params, key_params, flags)
-    }));
+    // The parser and the walk recurse once per nesting level, and a
+    // downstream crate builds full_moon unoptimised: rustc's own thread
+    // overflows at about 140 nested `if`s. A thread with a large stack
+    // (reserved, not committed, until used) runs anything `MAX_DEPTH` lets
+    // through.
+    let run = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("redlua-lua-check".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    check_inner(source, params, key_params, flags)
+                }))
+            })
+            .map(|h| h.join())
+    });
     match run {
-        Ok(issues) => issues,
-        Err(_) => vec![LuaIssue {
-            severity: Severity::Warning,
+        Ok(Ok(Ok(issues))) => issues,
+        // A panic in the checker must not let the script through unchecked:
+        // it fails the build with a way out.
+        _ => vec![LuaIssue {
+            severity: Severity::Error,
             line: 1,
             col: 1,
             len: 1,
             message: "redlua could not check this Lua script (internal error in the checker)"
                 .to_string(),
             label: None,
-            help: Some("please report this script to redlua".to_string()),
+            help: Some(
+                "please report this script to redlua; to build without the Lua check \
+                 meanwhile, set REDLUA_SKIP_LUA_CHECK=1"
+                    .to_string(),
+            ),
         }],
     }
+}
+
+/// Stack of the checker's thread.
+const STACK_BYTES: usize = 256 << 20;
+
+/// Nesting levels of blocks and brackets beyond which a script is refused
+/// before parsing. Redis's Lua counts a level for each block and each
+/// (sub)expression and refuses more than 200 (LUAI_MAXCCALLS, "chunk has too
+/// many syntax levels"); the levels counted here are a subset of those, so
+/// no script Redis accepts is refused.
+pub const MAX_DEPTH: usize = 200;
+
+/// Where the nesting of `text` first goes past `MAX_DEPTH`, as an issue.
+fn too_deep(text: &str, lines: &Lines) -> Option<LuaIssue> {
+    use full_moon::tokenizer::{Lexer, LexerResult, Symbol, TokenType};
+    let tokens = match Lexer::new(text, LuaVersion::lua51()).collect() {
+        LexerResult::Ok(t) | LexerResult::Recovered(t, _) => t,
+        LexerResult::Fatal(_) => return None,
+    };
+    let mut depth: usize = 0;
+    for t in &tokens {
+        let TokenType::Symbol { symbol } = t.token_type() else {
+            continue;
+        };
+        match symbol {
+            Symbol::LeftParen
+            | Symbol::LeftBrace
+            | Symbol::LeftBracket
+            | Symbol::Function
+            | Symbol::Do
+            | Symbol::Then
+            | Symbol::Repeat => depth += 1,
+            Symbol::RightParen
+            | Symbol::RightBrace
+            | Symbol::RightBracket
+            | Symbol::End
+            | Symbol::Until
+            | Symbol::ElseIf => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            let start = t.start_position();
+            let issue = issue(
+                Severity::Error,
+                start.line(),
+                start.character(),
+                lines.span_len(start, t.end_position()),
+                format!("blocks and brackets nested more than {MAX_DEPTH} levels deep"),
+            );
+            return Some(with(
+                issue,
+                Some("one level too many".to_string()),
+                Some(format!(
+                    "Redis's Lua refuses scripts nested this deep (\"chunk has too many syntax \
+                     levels\", at most {MAX_DEPTH}): move inner parts into local functions"
+                )),
+            ));
+        }
+    }
+    None
 }
 
 fn check_inner(
@@ -94,10 +173,32 @@ fn check_inner(
     let mut issues = Vec::new();
     check_flags(source, flags, &mut issues);
 
-    let text = blank_shebang(source);
+    // full_moon 3.0's lexer panics on a backtick (its backtick strings are
+    // a Luau/CfxLua feature): parse with a same-width invalid character in
+    // its place, so it is reported as the syntax error it is in Lua 5.1.
+    let text = blank_shebang(source).replace('`', "$");
+    if let Some(deep) = too_deep(&text, &lines) {
+        issues.push(deep);
+        return issues;
+    }
     let parsed = full_moon::parse_fallible(&text, LuaVersion::lua51());
-    if let Some(first) = parsed.errors().first() {
-        issues.push(syntax_issue(&text, &lines, first));
+    // A tokenizer error is the cause of the parse errors around it.
+    let first = parsed
+        .errors()
+        .iter()
+        .find(|e| matches!(e, full_moon::Error::TokenizerError(_)))
+        .or_else(|| parsed.errors().first());
+    if let Some(first) = first {
+        let mut syntax = syntax_issue(&text, &lines, first);
+        if char_at(source, syntax.line, syntax.col) == Some('`') {
+            syntax.message = "unexpected character `` ` ``".to_string();
+            syntax.help = Some(
+                "Lua 5.1 has no backtick strings: quote with '...' or \"...\", or [[...]] \
+                 for text over several lines"
+                    .to_string(),
+            );
+        }
+        issues.push(syntax);
     } else if let Some(dropped) = code_after_last_statement(&text, parsed.ast()) {
         issues.push(dropped);
     } else {
@@ -111,6 +212,14 @@ fn check_inner(
     }
     issues.sort_by_key(|i| (i.line, i.col));
     issues
+}
+
+/// The character at 1-based `line` and char column `col` of `text`.
+fn char_at(text: &str, line: usize, col: usize) -> Option<char> {
+    text.lines()
+        .nth(line.checked_sub(1)?)?
+        .chars()
+        .nth(col.checked_sub(1)?)
 }
 
 // ---------------------------------------------------------------------------
@@ -1826,6 +1935,58 @@ mod tests {
     fn assert_clean(src: &str) {
         let issues = run(src);
         assert!(issues.is_empty(), "expected no issues, got {issues:#?}");
+    }
+
+    fn nested_ifs(n: usize) -> String {
+        let mut src = String::from("local x = 1\n");
+        for _ in 0..n {
+            src.push_str("if x then\n");
+        }
+        src.push_str("x = x + 1\n");
+        for _ in 0..n {
+            src.push_str("end\n");
+        }
+        src.push_str("return x\n");
+        src
+    }
+
+    #[test]
+    fn deep_nesting_that_redis_accepts_is_checked_even_from_a_small_stack() {
+        // The check runs on its own large-stack thread: called from a thread
+        // with 256 KiB of stack (rustc's is 8 MiB, full_moon unoptimised in
+        // downstream builds) it still checks 198 nested ifs (Redis accepts
+        // 198) and finds the undefined global inside.
+        let mut src = nested_ifs(198);
+        src = src.replace("x = x + 1", "x = x + y");
+        let issues = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || run(&src))
+            .unwrap()
+            .join()
+            .unwrap();
+        let errs = errors(&issues);
+        assert_eq!(errs.len(), 1, "{issues:#?}");
+        assert!(errs[0].message.contains("`y`"), "{:?}", errs[0]);
+    }
+
+    #[test]
+    fn nesting_deeper_than_redis_accepts_is_an_error_at_the_level() {
+        let e = only_error(&nested_ifs(MAX_DEPTH + 1));
+        assert_eq!(e.line, MAX_DEPTH + 2);
+        assert!(e.message.contains("nested more than 200"), "{e:?}");
+        assert!(e.help.unwrap().contains("too many syntax levels"));
+        let parens = format!("return {}1{}\n", "(".repeat(5000), ")".repeat(5000));
+        assert!(only_error(&parens).message.contains("nested"));
+    }
+
+    #[test]
+    fn a_backtick_is_a_syntax_error_at_its_line_not_a_panic() {
+        let e = only_error("local a = 1\nlocal b = `x`\nreturn a\n");
+        assert_eq!((e.line, e.col), (2, 11));
+        assert_eq!(e.message, "unexpected character `` ` ``");
+        assert!(e.help.unwrap().contains("no backtick strings"));
+        // Inside strings and comments a backtick is just text.
+        assert_clean("-- `code`\nreturn '`' .. [[`]]\n");
     }
 
     fn only_error(src: &str) -> LuaIssue {

@@ -1,0 +1,82 @@
+//! The analysis through its public API, on in-memory script trees.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use redlua_script::{assemble, Assembled, Finding, Loader, Severity};
+
+struct Tree(HashMap<PathBuf, String>);
+
+impl Loader for Tree {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+    }
+}
+
+fn tree(files: &[(&str, &str)]) -> Tree {
+    Tree(
+        files
+            .iter()
+            .map(|(p, t)| (Path::new("/c").join(p), t.to_string()))
+            .collect(),
+    )
+}
+
+fn run(files: &[(&str, &str)]) -> (Assembled, Vec<Finding>) {
+    let asm = assemble::assemble(&tree(files), Path::new("/c"), files[0].0).unwrap();
+    let findings = redlua_script::check(&asm, &Default::default());
+    (asm, findings)
+}
+
+fn errors(asm: &Assembled, findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.render(asm))
+        .collect()
+}
+
+#[test]
+fn a_directive_below_the_code_is_a_syntax_error_that_says_why() {
+    let (asm, f) = run(&[("lua/a.lua", "%key k\nlocal v = 1\n%arg n int\nreturn v\n")]);
+    let e = errors(&asm, &f);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(e[0].contains("--> lua/a.lua:3:"), "{}", e[0]);
+    assert!(e[0].contains("move the directive above"), "{}", e[0]);
+    assert!(asm.params.iter().all(|p| p.name != "n"));
+}
+
+#[test]
+fn a_long_string_keeps_its_percent_lines() {
+    let (asm, f) = run(&[(
+        "lua/a.lua",
+        "%key k\nlocal t = [[\n%arg x\n]]\nreturn redis.call('GET', k) .. t\n",
+    )]);
+    assert!(errors(&asm, &f).is_empty(), "{:#?}", errors(&asm, &f));
+    assert!(asm.source.contains("\n%arg x\n"), "{}", asm.source);
+    assert_eq!(asm.params.len(), 1);
+}
+
+#[test]
+fn the_percent_operator_on_a_continuation_line_is_lua() {
+    let (asm, f) = run(&[(
+        "lua/a.lua",
+        "%key k\n%arg a int\nlocal r = a\n  % 4\nreturn redis.call('INCRBY', k, r)\n",
+    )]);
+    assert!(errors(&asm, &f).is_empty(), "{:#?}", errors(&asm, &f));
+    assert!(asm.source.contains("\n  % 4\n"));
+}
+
+#[test]
+fn a_long_comment_in_the_header_declares_nothing() {
+    let (asm, f) = run(&[(
+        "lua/a.lua",
+        "--[[\n%key old\n]]\n%key k\nreturn redis.call('GET', k)\n",
+    )]);
+    assert!(errors(&asm, &f).is_empty(), "{:#?}", errors(&asm, &f));
+    let names: Vec<_> = asm.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["k"]);
+}
