@@ -323,4 +323,13 @@ fn every_lua_file_read_is_a_build_dependency() {
             "{file} is not a build dependency"
         );
     }
+    // And each environment variable the macro reads (option_env! in its
+    // output): toggling REDLUA_SKIP_LUA_CHECK rebuilds instead of keeping a
+    // cached, unchecked build green.
+    for var in ["REDLUA_SKIP_LUA_CHECK", "REDLUA_MANIFEST_DIR"] {
+        assert!(
+            dep_info.contains(&format!("# env-dep:{var}")),
+            "{var} is not tracked: {dep_info}"
+        );
+    }
 }

@@ -38,11 +38,7 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     let source = Literal::string(&asm.source);
     let read_only = asm.flags.iter().any(|f| f == "no-writes");
     let files = asm.files.iter().map(|f| &f.display);
-    // Rebuild tracking: every file read is an include_str! of its absolute path.
-    let tracked = asm
-        .files
-        .iter()
-        .map(|f| f.abs_path.to_string_lossy().into_owned());
+    let tracking = tracking(asm);
     let lines = asm.lines.iter().map(origin);
     let includes = asm.includes.iter().map(origin);
 
@@ -126,6 +122,7 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     // a clash of the public name is one error, not one per use.
     let data = format_ident!("__REDLUA_SCRIPT_{}", name);
     quote! {
+        #tracking
         #[doc = #script_doc]
         #vis static #script_static: &'static ::redlua::Script = &#data;
         #[allow(non_upper_case_globals)]
@@ -148,7 +145,6 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
         #(#attrs)*
         #[must_use = "a script call does nothing until `.invoke(&mut con)` or `.invoke_async(&mut con).await`"]
         #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret_ty> #where_clause {
-            #(const _: &str = ::core::include_str!(#tracked);)*
             #(#warnings)*
             #(#prep)*
             let mut #b = ::redlua::__private::Builder::new(
@@ -175,6 +171,32 @@ fn script_doc(name: &str) -> String {
          `redlua::load(&mut con, &[{}])`.",
         name.to_uppercase()
     )
+}
+
+/// Rebuild tracking: every file read is an `include_str!` of its absolute
+/// path, and every environment variable the macro reads an `option_env!`,
+/// so editing a file (includes too) or toggling the variable rebuilds.
+pub fn tracking(asm: &redlua_script::Assembled) -> TokenStream {
+    let tracked = asm
+        .files
+        .iter()
+        .map(|f| f.abs_path.to_string_lossy().into_owned());
+    quote! {
+        #(const _: &str = ::core::include_str!(#tracked);)*
+        const _: ::core::option::Option<&str> = ::core::option_env!("REDLUA_SKIP_LUA_CHECK");
+        const _: ::core::option::Option<&str> = ::core::option_env!("REDLUA_MANIFEST_DIR");
+    }
+}
+
+/// The warnings of a script whose checks failed: shown next to its errors.
+pub fn warnings_item(lit: &syn::LitStr, warnings: &[String]) -> TokenStream {
+    if warnings.is_empty() {
+        return TokenStream::new();
+    }
+    let warnings = warnings.iter().map(|w| warning(lit, w));
+    quote! {
+        const _: () = { #(#warnings)* };
+    }
 }
 
 /// Stable Rust has no API for a macro's warnings; using a deprecated item

@@ -21,21 +21,22 @@ pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
             return out.into();
         }
     };
-    match run(attr.into(), &item) {
-        Ok(out) => out.into(),
+    let input = match parse::parse(attr.into(), item.clone()) {
+        Ok(input) => input,
         Err(e) => {
             let mut out = e.to_compile_error();
             out.extend(expand::fallback(&item));
+            return out.into();
+        }
+    };
+    match validate::validate(&input) {
+        Ok(checked) => expand::expand(&input, &checked).into(),
+        Err(failed) => {
+            let mut out = failed.error.to_compile_error();
+            out.extend(expand::fallback(&item));
+            out.extend(expand::warnings_item(&input.lit, &failed.warnings));
+            out.extend(expand::tracking(&input.asm));
             out.into()
         }
     }
-}
-
-fn run(
-    attr: proc_macro2::TokenStream,
-    item: &syn::ForeignItemFn,
-) -> syn::Result<proc_macro2::TokenStream> {
-    let input = parse::parse(attr, item.clone())?;
-    let checked = validate::validate(&input)?;
-    Ok(expand::expand(&input, &checked))
 }

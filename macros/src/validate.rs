@@ -12,7 +12,14 @@ pub struct Checked<'a> {
     pub warnings: Vec<String>,
 }
 
-pub fn validate(input: &Input) -> syn::Result<Checked<'_>> {
+/// The errors of a script that failed its checks, and its warnings, which
+/// are still shown.
+pub struct Failed {
+    pub error: syn::Error,
+    pub warnings: Vec<String>,
+}
+
+pub fn validate(input: &Input) -> Result<Checked<'_>, Failed> {
     let asm = &input.asm;
     // REDLUA_SKIP_LUA_CHECK=1 turns the analysis off, to measure its cost.
     let opts = redlua_script::Options {
@@ -37,17 +44,20 @@ pub fn validate(input: &Input) -> syn::Result<Checked<'_>> {
             None
         }
     };
-    if let Some(e) = errors.into_iter().reduce(|mut a, b| {
+    if let Some(error) = errors.into_iter().reduce(|mut a, b| {
         a.combine(b);
         a
     }) {
-        return Err(e);
+        return Err(Failed { error, warnings });
     }
     match plan {
         Some(plan) => Ok(Checked { plan, warnings }),
-        None => Err(syn::Error::new_spanned(
-            &input.lit,
-            "internal error: the signature check failed without a message",
-        )),
+        None => Err(Failed {
+            error: syn::Error::new_spanned(
+                &input.lit,
+                "internal error: the signature check failed without a message",
+            ),
+            warnings,
+        }),
     }
 }

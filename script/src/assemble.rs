@@ -44,6 +44,8 @@ pub struct Param {
     pub name: String,
     pub kind: ParamKind,
     pub variadic: bool,
+    /// `%keys` / `%args`: no Lua binding, the script reads KEYS/ARGV itself.
+    pub passthrough: bool,
     /// 1-based index into KEYS (for keys) or ARGV (for args).
     pub index: usize,
     pub file: usize,
@@ -514,6 +516,7 @@ impl Asm<'_> {
                         name: k.name,
                         kind: ParamKind::Key,
                         variadic: k.variadic,
+                        passthrough: false,
                         index,
                         file,
                         name_span: k.name_span,
@@ -537,6 +540,7 @@ impl Asm<'_> {
                         name: a.name,
                         kind: ParamKind::Arg(a.ty),
                         variadic: a.variadic,
+                        passthrough: false,
                         index,
                         file,
                         name_span: a.name_span,
@@ -544,6 +548,36 @@ impl Asm<'_> {
                     },
                     origin.via,
                 );
+            }
+            Directive::PassKeys(k) => {
+                self.keys += 1;
+                self.emit(comment, origin);
+                let param = Param {
+                    name: k.name,
+                    kind: ParamKind::Key,
+                    variadic: true,
+                    passthrough: true,
+                    index: self.keys,
+                    file,
+                    name_span: k.name_span,
+                    ty_span: k.name_span,
+                };
+                self.param(param, origin.via);
+            }
+            Directive::PassArgs(a) => {
+                self.args += 1;
+                self.emit(comment, origin);
+                let param = Param {
+                    name: a.name,
+                    kind: ParamKind::Arg(a.ty),
+                    variadic: true,
+                    passthrough: true,
+                    index: self.args,
+                    file,
+                    name_span: a.name_span,
+                    ty_span: a.ty_span,
+                };
+                self.param(param, origin.via);
             }
             Directive::Return(decl) => {
                 self.emit(comment, origin);

@@ -63,17 +63,36 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             diagnostic: d.clone(),
         })
         .collect();
-    // With header errors some directives were not rendered, so the Lua
-    // check would only report their names as undefined: skip it then.
-    if asm.errors.is_empty() && !opts.skip_lua {
-        let params: Vec<&str> = asm.params.iter().map(|p| p.name.as_str()).collect();
-        let keys: Vec<&str> = asm
-            .params
-            .iter()
+    // Header errors and Lua errors are reported in one build. A directive
+    // with an error was not rendered, so the names it meant to declare are
+    // not reported as undefined.
+    let unrendered = unrendered_names(asm);
+    if !opts.skip_lua {
+        // Pass-through parameters bind no Lua name: the script reads KEYS
+        // and ARGV itself, so they are never "unused".
+        let bound = || asm.params.iter().filter(|p| !p.passthrough);
+        let params: Vec<&str> = bound().map(|p| p.name.as_str()).collect();
+        let keys: Vec<&str> = bound()
             .filter(|p| p.kind == ParamKind::Key)
             .map(|p| p.name.as_str())
             .collect();
-        for issue in lua_check::check(&asm.source, &params, &keys, &asm.flags) {
+        let count = |kind: fn(&ParamKind) -> bool| {
+            let mut of_kind = asm.params.iter().filter(|p| kind(&p.kind));
+            // A variadic parameter takes whatever the caller sends.
+            (!of_kind.clone().any(|p| p.variadic)).then(|| of_kind.by_ref().count())
+        };
+        // A directive with an error declares nothing: the counts are unknown.
+        let declared = match asm.errors.is_empty() {
+            true => lua_check::Declared {
+                keys: count(|k| *k == ParamKind::Key),
+                args: count(|k| *k != ParamKind::Key),
+            },
+            false => lua_check::Declared::default(),
+        };
+        for issue in lua_check::check_declared(&asm.source, &params, &keys, &asm.flags, declared) {
+            if lua_check::undefined_name(&issue).is_some_and(|n| unrendered.contains(&n)) {
+                continue;
+            }
             let diagnostic = map_issue(asm, &issue).unwrap_or_else(|| {
                 let mut d = Diagnostic::new(0, Default::default(), issue.message.clone());
                 d.help = issue.help.clone();
@@ -89,6 +108,28 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
     }
     out.sort_by_key(|f| f.severity != Severity::Error);
     out
+}
+
+/// The names `%key`/`%arg` lines with errors meant to declare: the word
+/// after the directive, without its suffix.
+fn unrendered_names(asm: &Assembled) -> Vec<&str> {
+    if asm.errors.is_empty() {
+        return Vec::new();
+    }
+    asm.source
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start().strip_prefix("-- %")?;
+            let rest = rest
+                .strip_prefix("key")
+                .or_else(|| rest.strip_prefix("arg"))?;
+            let word = rest.split_whitespace().next()?;
+            let end = word
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(word.len());
+            (end > 0).then(|| &word[..end])
+        })
+        .collect()
 }
 
 fn render(asm: &Assembled, d: &Diagnostic) -> String {

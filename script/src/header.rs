@@ -53,6 +53,11 @@ pub struct ReturnDecl {
 pub enum Directive {
     Key(KeyDecl),
     Arg(ArgDecl),
+    /// `%keys NAME` *ext*: the script reads `KEYS` itself; `NAME` is the
+    /// Rust parameter that passes the (remaining) keys as they are.
+    PassKeys(KeyDecl),
+    /// `%args NAME [str|bytes]` *ext*: the same for `ARGV`.
+    PassArgs(ArgDecl),
     Return(ReturnDecl),
     /// `%include "path"`: `path` as written (no `.lua` suffix), `path_span` inside the quotes.
     Include {
@@ -220,9 +225,10 @@ const TYPES: &[(&str, Type)] = &[
 const TYPE_LIST: &str = "int (or integer), float (or number), str (or string), bytes, \
 bool (or boolean), list (or array), dict (or dictionary), json";
 
-const DIRECTIVES: &[&str] = &["key", "arg", "return", "include", "pragma"];
+const DIRECTIVES: &[&str] = &["key", "arg", "keys", "args", "return", "include", "pragma"];
 
-const DIRECTIVE_LIST: &str = "`%key NAME`, `%arg NAME [TYPE]`, `%return TYPE`, \
+const DIRECTIVE_LIST: &str =
+    "`%key NAME`, `%arg NAME [TYPE]`, `%keys NAME`, `%args NAME`, `%return TYPE`, \
 `%include \"PATH\"` and `%pragma once`";
 
 /// Lua 5.1 reserved words.
@@ -394,6 +400,8 @@ impl<'a> Cx<'a> {
         match word {
             "key" => self.key(word_span, rest),
             "arg" => self.arg(word_span, rest),
+            "keys" => self.pass_keys(word_span, rest),
+            "args" => self.pass_args(word_span, rest),
             "return" => self.ret(word_span, rest),
             "include" => self.include(word_span, rest),
             "pragma" => self.pragma(word_span, rest),
@@ -692,6 +700,45 @@ impl<'a> Cx<'a> {
             .help(help);
         self.errors.push(d);
         None
+    }
+
+    /// `%keys NAME`: parsed as `%key NAME...`, rendered to nothing.
+    fn pass_keys(&mut self, word_span: Span, rest: Span) -> Option<Directive> {
+        match self.key(word_span, rest)? {
+            Directive::Key(k) => Some(Directive::PassKeys(KeyDecl {
+                variadic: true,
+                ..k
+            })),
+            _ => None,
+        }
+    }
+
+    /// `%args NAME [str|bytes]`: ARGV entries are strings, so only the
+    /// types that pass them unconverted fit.
+    fn pass_args(&mut self, word_span: Span, rest: Span) -> Option<Directive> {
+        let a = match self.arg(word_span, rest)? {
+            Directive::Arg(a) => a,
+            _ => return None,
+        };
+        if !matches!(a.ty, Type::Str | Type::Bytes) {
+            let d = Diagnostic::new(
+                self.file,
+                a.ty_span,
+                "`%args` passes ARGV as it is: its type is `str` or `bytes`",
+            )
+            .label("converted type")
+            .help(format!(
+                "write `%args {} str` (or `bytes`) and convert in Lua, or declare each argument \
+                 with `%arg NAME TYPE`",
+                a.name
+            ));
+            self.errors.push(d);
+            return None;
+        }
+        Some(Directive::PassArgs(ArgDecl {
+            variadic: true,
+            ..a
+        }))
     }
 
     fn key(&mut self, word_span: Span, rest: Span) -> Option<Directive> {

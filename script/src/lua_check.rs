@@ -24,7 +24,8 @@ use std::collections::HashSet;
 
 use full_moon::ast::{
     Ast, BinOp, Block, Call, Expression, Field, FunctionArgs, FunctionBody, FunctionCall,
-    FunctionDeclaration, Index, LastStmt, Parameter, Prefix, Stmt, Suffix, TableConstructor, Var,
+    FunctionDeclaration, Index, LastStmt, Parameter, Prefix, Stmt, Suffix, TableConstructor, UnOp,
+    Var,
 };
 use full_moon::node::Node;
 use full_moon::tokenizer::{
@@ -66,6 +67,26 @@ pub fn check(
     key_params: &[&str],
     flags: &[String],
 ) -> Vec<LuaIssue> {
+    check_declared(source, params, key_params, flags, Declared::default())
+}
+
+/// How many `KEYS` and `ARGV` entries the header declares: `None` when the
+/// count is open (a variadic or pass-through parameter, or unknown).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Declared {
+    pub keys: Option<usize>,
+    pub args: Option<usize>,
+}
+
+/// [`check`], also refusing `KEYS[n]` / `ARGV[n]` with a literal `n` past
+/// what the header declares (the call never sends them).
+pub fn check_declared(
+    source: &str,
+    params: &[&str],
+    key_params: &[&str],
+    flags: &[String],
+    declared: Declared,
+) -> Vec<LuaIssue> {
     // The parser and the walk recurse once per nesting level, and a
     // downstream crate builds full_moon unoptimised: rustc's own thread
     // overflows at about 140 nested `if`s. A thread with a large stack
@@ -77,7 +98,7 @@ pub fn check(
             .stack_size(STACK_BYTES)
             .spawn_scoped(scope, || {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    check_inner(source, params, key_params, flags)
+                    check_inner(source, params, key_params, flags, declared)
                 }))
             })
             .map(|h| h.join())
@@ -101,6 +122,20 @@ pub fn check(
             ),
         }],
     }
+}
+
+/// The name an "undefined variable" or "assignment to undefined global"
+/// issue is about.
+pub fn undefined_name(issue: &LuaIssue) -> Option<&str> {
+    let rest = issue
+        .message
+        .strip_prefix("undefined variable `")
+        .or_else(|| {
+            issue
+                .message
+                .strip_prefix("assignment to undefined global `")
+        })?;
+    rest.split('`').next()
 }
 
 /// Stack of the checker's thread.
@@ -168,6 +203,7 @@ fn check_inner(
     params: &[&str],
     key_params: &[&str],
     flags: &[String],
+    declared: Declared,
 ) -> Vec<LuaIssue> {
     let lines = Lines::new(source);
     let mut issues = Vec::new();
@@ -207,6 +243,7 @@ fn check_inner(
             key_params,
             no_writes: flags.iter().any(|f| f == "no-writes"),
             no_cluster: flags.iter().any(|f| f == "no-cluster"),
+            declared,
         };
         issues.extend(analyze(parsed.ast(), &lines, &opts));
     }
@@ -969,6 +1006,7 @@ struct Options<'p> {
     key_params: &'p [&'p str],
     no_writes: bool,
     no_cluster: bool,
+    declared: Declared,
 }
 
 /// What the literal-key warning knows about a value.
@@ -1045,6 +1083,8 @@ struct Binding<'a> {
 /// How a name resolves.
 enum Resolved {
     Local(usize),
+    /// `arg` in a vararg function.
+    Implicit,
     Global,
     Removed(&'static str),
     Undefined,
@@ -1063,6 +1103,10 @@ struct Walker<'a, 'o> {
     frames: Vec<usize>,
     /// Whether each enclosing function takes `...`.
     varargs: Vec<bool>,
+    /// Walking a value that is only tested for existence (the left side of
+    /// `or`, a condition, the argument of `type()`): an unknown library
+    /// member there is a feature test, not a mistake.
+    probing: bool,
     /// Loops around the current point, per enclosing function.
     loops: Vec<usize>,
     claimed_params: HashSet<&'a str>,
@@ -1156,6 +1200,7 @@ impl<'a, 'o> Walker<'a, 'o> {
             scope: Vec::new(),
             frames: Vec::new(),
             varargs: vec![true],
+            probing: false,
             loops: vec![0],
             claimed_params: HashSet::new(),
             stale: false,
@@ -1235,6 +1280,11 @@ impl<'a, 'o> Walker<'a, 'o> {
         if let Some((_, id)) = self.scope.iter().rev().find(|(n, _)| *n == name) {
             return Resolved::Local(*id);
         }
+        // Lua 5.1 (LUA_COMPAT_VARARG, on in Redis) gives a vararg function
+        // an implicit local `arg` holding its `...`; the main chunk has none.
+        if name == "arg" && self.varargs.len() > 1 && self.varargs.last() == Some(&true) {
+            return Resolved::Implicit;
+        }
         if GLOBALS.contains(&name) {
             return Resolved::Global;
         }
@@ -1280,6 +1330,7 @@ impl<'a, 'o> Walker<'a, 'o> {
                 return (self.vals[id], None, Some(id));
             }
             Resolved::Global => (Self::global_val(name), Some(name)),
+            Resolved::Implicit => (Val::OPAQUE, None),
             Resolved::Removed(help) => {
                 let i = self.at_token(
                     Severity::Error,
@@ -1310,6 +1361,7 @@ impl<'a, 'o> Walker<'a, 'o> {
         let name = name_of(token);
         match self.resolve(name) {
             Resolved::Local(id) => self.grow(id, value),
+            Resolved::Implicit => {}
             Resolved::Global => {
                 let i = self.at_token(
                     Severity::Error,
@@ -1419,7 +1471,7 @@ impl<'a, 'o> Walker<'a, 'o> {
             }
             Stmt::Do(d) => self.block(d.block(), false),
             Stmt::While(w) => {
-                self.expr(w.condition());
+                self.probe_expr(w.condition());
                 self.in_loop(|me| me.block(w.block(), false));
             }
             Stmt::Repeat(r) => {
@@ -1430,11 +1482,11 @@ impl<'a, 'o> Walker<'a, 'o> {
                 self.pop_frame();
             }
             Stmt::If(i) => {
-                self.expr(i.condition());
+                self.probe_expr(i.condition());
                 self.block(i.block(), false);
                 if let Some(else_ifs) = i.else_if() {
                     for e in else_ifs {
-                        self.expr(e.condition());
+                        self.probe_expr(e.condition());
                         self.block(e.block(), false);
                     }
                 }
@@ -1521,6 +1573,43 @@ impl<'a, 'o> Walker<'a, 'o> {
         }
     }
 
+    /// `KEYS[n]` / `ARGV[n]` with a literal `n` the call never sends.
+    fn check_declared_index(&mut self, global: Option<&str>, index: &'a Expression) {
+        let (table, declared, directive, pass) = match global {
+            Some("KEYS") => ("KEYS", self.opts.declared.keys, "%key", "%keys"),
+            Some("ARGV") => ("ARGV", self.opts.declared.args, "%arg", "%args"),
+            _ => return,
+        };
+        let (Some(count), Expression::Number(token)) = (declared, index) else {
+            return;
+        };
+        let Ok(n) = token.token().to_string().trim().parse::<f64>() else {
+            return;
+        };
+        if n >= 1.0 && n <= count as f64 && n.fract() == 0.0 {
+            return;
+        }
+        let what = if table == "KEYS" { "key" } else { "argument" };
+        let declared_text = match count {
+            0 => format!("the header declares no {what}s"),
+            1 => format!("the header declares 1 {what}"),
+            c => format!("the header declares {c} {what}s"),
+        };
+        let i = self.at_token(
+            Severity::Error,
+            token,
+            format!(
+                "`{table}[{}]` is never sent: {declared_text}",
+                token.token()
+            ),
+        );
+        i.label = Some("beyond the declared parameters".to_string());
+        i.help = Some(format!(
+            "declare each {what} with `{directive} NAME` and use its name, or pass the raw \
+             list with a last `{pass} NAME` line"
+        ));
+    }
+
     fn function_declaration(&mut self, f: &'a FunctionDeclaration) {
         let name = f.name();
         let names: Vec<&'a TokenReference> = name.names().iter().collect();
@@ -1595,6 +1684,42 @@ impl<'a, 'o> Walker<'a, 'o> {
 
     // --- expressions ---------------------------------------------------
 
+    /// An expression whose value is tested for existence: a plain path in
+    /// it (`redis.set_repl2`, `table.unpack`) is walked as a probe.
+    fn probe_expr(&mut self, e: &'a Expression) -> Val {
+        match e {
+            Expression::Parentheses { expression, .. } => self.probe_expr(expression),
+            Expression::UnaryOperator {
+                unop: UnOp::Not(_),
+                expression,
+            } => self.probe_expr(expression).derived(),
+            Expression::BinaryOperator {
+                lhs,
+                binop: binop @ (BinOp::And(_) | BinOp::Or(_)),
+                rhs,
+            } => {
+                let l = self.probe_expr(lhs);
+                let r = if matches!(binop, BinOp::And(_)) {
+                    self.probe_expr(rhs)
+                } else {
+                    self.expr(rhs)
+                };
+                l.join(r)
+            }
+            Expression::Var(Var::Expression(ve))
+                if ve
+                    .suffixes()
+                    .all(|s| matches!(s, Suffix::Index(Index::Dot { .. }))) =>
+            {
+                let was = std::mem::replace(&mut self.probing, true);
+                let v = self.expr(e);
+                self.probing = was;
+                v
+            }
+            _ => self.expr(e),
+        }
+    }
+
     fn expr(&mut self, e: &'a Expression) -> Val {
         match e {
             Expression::String(_) => Val::LITERAL,
@@ -1617,6 +1742,15 @@ impl<'a, 'o> Walker<'a, 'o> {
             }
             Expression::Parentheses { expression, .. } => self.expr(expression),
             Expression::UnaryOperator { expression, .. } => self.expr(expression).derived(),
+            Expression::BinaryOperator {
+                lhs,
+                binop: BinOp::Or(_),
+                rhs,
+            } => {
+                // `(table.unpack or unpack)(t)`: the left side is a probe.
+                let l = self.probe_expr(lhs);
+                l.join(self.expr(rhs))
+            }
             Expression::BinaryOperator { lhs, binop, rhs } => {
                 let l = self.expr(lhs);
                 let r = self.expr(rhs);
@@ -1698,6 +1832,9 @@ impl<'a, 'o> Walker<'a, 'o> {
                             }
                         }
                         Index::Brackets { expression, .. } => {
+                            if i == 0 {
+                                self.check_declared_index(global, expression);
+                            }
                             self.expr(expression);
                         }
                         _ => {}
@@ -1735,7 +1872,18 @@ impl<'a, 'o> Walker<'a, 'o> {
                     all_index = false;
                     // A local alias of redis.call, called directly.
                     let alias = i == 0 && val.rcall;
-                    let args = self.args(args);
+                    let args = match (i, global, &**args) {
+                        // `type(cjson.decode_array_with_array_mt)`: a probe.
+                        (0, Some("type"), FunctionArgs::Parentheses { arguments, .. })
+                            if arguments.len() == 1 =>
+                        {
+                            arguments
+                                .iter()
+                                .map(|e| (self.probe_expr(e), Some(e)))
+                                .collect()
+                        }
+                        _ => self.args(args),
+                    };
                     let path = match (i, global, member) {
                         (0, Some(g), None) => Some((g, None)),
                         (1, Some(g), Some(m)) => Some((g, Some(m))),
@@ -1809,7 +1957,7 @@ impl<'a, 'o> Walker<'a, 'o> {
             return;
         }
         if lib == "redis" {
-            if !REDIS_API.contains(&name) {
+            if !REDIS_API.contains(&name) && !self.probing {
                 let help = closest(name, REDIS_API.iter().copied())
                     .map(|c| format!("did you mean `redis.{c}`?"));
                 let i = self.at_token(
@@ -1828,6 +1976,19 @@ impl<'a, 'o> Walker<'a, 'o> {
         if !members.contains(&name) {
             let help = closest(name, members.iter().copied())
                 .map(|c| format!("did you mean `{lib}.{c}`?"));
+            if self.probing {
+                let i = self.at_token(
+                    Severity::Warning,
+                    token,
+                    format!(
+                        "`{lib}.{name}` does not exist in Redis' Lua: this test is always false"
+                    ),
+                );
+                i.label = Some(format!("not in the `{lib}` library"));
+                i.help = help
+                    .or_else(|| Some("remove the test if the fallback is what runs".to_string()));
+                return;
+            }
             let i = self.at_token(
                 Severity::Error,
                 token,
@@ -1987,6 +2148,79 @@ mod tests {
         assert!(e.help.unwrap().contains("no backtick strings"));
         // Inside strings and comments a backtick is just text.
         assert_clean("-- `code`\nreturn '`' .. [[`]]\n");
+    }
+
+    #[test]
+    fn literal_keys_and_argv_past_the_header_are_errors() {
+        let declared = Declared {
+            keys: Some(1),
+            args: Some(0),
+        };
+        let issues = check_declared(
+            "local a = KEYS[1]\nlocal b = KEYS[2]\nreturn ARGV[1] .. a .. b\n",
+            &[],
+            &[],
+            &[],
+            declared,
+        );
+        let errs = errors(&issues);
+        assert_eq!(errs.len(), 2, "{issues:#?}");
+        assert_eq!((errs[0].line, errs[0].col), (2, 16));
+        assert_eq!(
+            errs[0].message,
+            "`KEYS[2]` is never sent: the header declares 1 key"
+        );
+        assert_eq!(
+            errs[1].message,
+            "`ARGV[1]` is never sent: the header declares no arguments"
+        );
+        assert!(errs[1].help.as_ref().unwrap().contains("`%args NAME`"));
+        // Computed indexes and open counts are not judged.
+        let open = Declared {
+            keys: None,
+            args: Some(1),
+        };
+        let src = "local i = 3\nreturn KEYS[i] .. KEYS[9] .. ARGV[1]\n";
+        assert!(errors(&check_declared(src, &[], &[], &[], open)).is_empty());
+    }
+
+    #[test]
+    fn implicit_arg_in_vararg_functions_but_not_in_the_main_chunk() {
+        assert_clean("local function f(...) return arg.n end\nreturn f(1, 2)\n");
+        assert_clean("local t = { g = function(a, ...) return arg[1] end }\nreturn t.g(1)\n");
+        let e = only_error("return arg\n");
+        assert_eq!(e.message, "undefined variable `arg`");
+        let e = only_error("local function f(a) return arg end\nreturn f(1)\n");
+        assert_eq!(e.message, "undefined variable `arg`");
+    }
+
+    #[test]
+    fn feature_tests_of_missing_members_are_at_most_warnings() {
+        for src in [
+            "local t = {1}\nreturn (table.unpack or unpack)(t)\n",
+            "return type(cjson.decode_array_with_array_mt)\n",
+            "if redis.set_repl2 then return 1 end\nreturn 0\n",
+            "if not string.pack and 1 then return 1 end\nreturn 0\n",
+            "while math.nope do end\nreturn 0\n",
+        ] {
+            let issues = run(src);
+            assert!(errors(&issues).is_empty(), "{src}: {issues:#?}");
+        }
+        let issues = run("return (table.unpack or unpack)({1})\n");
+        let w = warnings(&issues);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].message.contains("always false"), "{:?}", w[0]);
+        // Used as a value, the same member is still an error.
+        assert_eq!(
+            only_error("return table.unpack({1})\n").message,
+            "`table.unpack` does not exist in Redis' Lua"
+        );
+        // A call inside a condition is not a probe.
+        assert!(
+            only_error("if string.fromat('x') then return 1 end\nreturn 0\n")
+                .message
+                .contains("string.fromat")
+        );
     }
 
     fn only_error(src: &str) -> LuaIssue {
@@ -2770,6 +3004,7 @@ local r{n} = step{n}(user, #items)
             key_params: &["user"],
             no_writes: false,
             no_cluster: false,
+            declared: Declared::default(),
         };
         let walk = time(&mut || {
             std::hint::black_box(analyze(parsed.ast(), &lines_, &opts));

@@ -80,3 +80,56 @@ fn a_long_comment_in_the_header_declares_nothing() {
     let names: Vec<_> = asm.params.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["k"]);
 }
+
+#[test]
+fn header_errors_and_lua_errors_are_reported_together_with_warnings() {
+    let (asm, f) = run(&[(
+        "lua/a.lua",
+        "%key k\n%arg n intt\n%arg unused\nlocal x = n + 1\nreturn redis.call('GET', k) .. undefined_thing\n",
+    )]);
+    let e = errors(&asm, &f);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(e[0].contains("unknown type `intt`"), "{}", e[0]);
+    // `n` is not undefined: its directive had an error.
+    assert!(
+        e[1].contains("undefined variable `undefined_thing`"),
+        "{}",
+        e[1]
+    );
+    let w: Vec<_> = f
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| f.render(&asm))
+        .collect();
+    assert!(w.iter().any(|w| w.contains("`unused`")), "{w:#?}");
+}
+
+#[test]
+fn pass_through_parameters_bind_nothing_and_warn_nothing() {
+    let (asm, f) = run(&[(
+        "lua/a.lua",
+        "%keys keys\n%args argv\nlocal out = {}\nfor i = 1, #KEYS do out[i] = KEYS[i] .. (ARGV[i] or '') end\nreturn out[1] .. KEYS[3]\n",
+    )]);
+    assert!(
+        f.is_empty(),
+        "{:#?}",
+        f.iter().map(|f| f.render(&asm)).collect::<Vec<_>>()
+    );
+    assert!(asm.params.iter().all(|p| p.passthrough && p.variadic));
+    assert!(
+        asm.source.starts_with("-- %keys keys\n-- %args argv\n"),
+        "{}",
+        asm.source
+    );
+}
+
+#[test]
+fn pass_through_args_take_strings_or_bytes_only() {
+    let (asm, f) = run(&[("lua/a.lua", "%args argv int\nreturn ARGV[1]\n")]);
+    let e = errors(&asm, &f);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(e[0].contains("`%args` passes ARGV as it is"), "{}", e[0]);
+    let (asm, f) = run(&[("lua/a.lua", "%keys k\n%key late\nreturn KEYS[1]\n")]);
+    let e = errors(&asm, &f);
+    assert!(!e.is_empty() && e[0].contains("late"), "{e:#?}");
+}
