@@ -42,7 +42,7 @@ mod decode;
 mod encode;
 mod error;
 mod load;
-mod pipeline;
+mod batch;
 mod script;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -51,7 +51,7 @@ pub use call::Call;
 pub use error::EncodeError;
 pub use error::{DecodeError, Error, ReplyError, ScriptError};
 pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
-pub use pipeline::{
+pub use batch::{
     pipe, BatchError, BatchFailure, CmdHandle, Entry, EntryReport, EntryStatus, Handle, Pipeline,
     Results,
 };

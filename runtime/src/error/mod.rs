@@ -4,7 +4,7 @@ use std::fmt;
 
 use redis::{RedisError, ServerError, Value};
 
-use crate::pipeline::BatchError;
+use crate::batch::BatchError;
 use crate::Script;
 
 /// Why running a script failed.
