@@ -37,24 +37,24 @@
 //! `NOSCRIPT` the script is loaded and the call retried in one extra round
 //! trip. See the README for the full header language.
 
+mod batch;
 mod call;
 mod decode;
 mod encode;
 mod error;
 mod load;
-mod batch;
 mod script;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use call::Call;
-pub use error::EncodeError;
-pub use error::{DecodeError, Error, ReplyError, ScriptError};
-pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
 pub use batch::{
     pipe, BatchError, BatchFailure, CmdHandle, Entry, EntryReport, EntryStatus, Handle, Pipeline,
     Results,
 };
+pub use call::Call;
+pub use error::EncodeError;
+pub use error::{DecodeError, Error, ReplyError, ScriptError};
+pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
 pub use script::Script;
 
 /// Generates a typed function that runs a Lua script file.

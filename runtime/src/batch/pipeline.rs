@@ -10,7 +10,8 @@ use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerError, ServerError
 
 use crate::call::{fail_to_error, Call};
 use crate::decode::Decoded;
-use crate::error::{self, Error};
+use crate::error::classify;
+use crate::error::Error;
 use crate::load::{load_failure, write_load, LoadFailure};
 use crate::Script;
 
@@ -512,7 +513,7 @@ impl Pipeline {
                 ..
             } = item
             {
-                return Err(error::encode(script, e.0, e.1.clone()));
+                return Err(classify::encode(script, e.0, e.1.clone()));
             }
         }
         Ok(())
@@ -642,7 +643,7 @@ impl Pipeline {
         let mut not_run: Vec<(usize, String)> = Vec::new();
         for (i, (item, mut reply)) in self.items.iter().zip(entries).enumerate() {
             if let (Some(script), Value::ServerError(e)) = (item.script(), &reply) {
-                if e.kind() == Some(ServerErrorKind::NoScript) {
+                if classify::is_noscript(e) {
                     let load = self
                         .loads()
                         .iter()
@@ -989,7 +990,7 @@ impl<T> Entry for Handle<T> {
     fn __finish(self, slot: Option<Slot>) -> Result<T, Error> {
         match slot {
             Some(Slot::Reply(Value::ServerError(e))) => {
-                Err(error::from_server_error(self.script, &e))
+                Err(classify::from_server_error(self.script, &e))
             }
             Some(Slot::Reply(v)) => (self.decode)(v).map_err(|f| fail_to_error(self.script, f)),
             Some(Slot::Taken) => Err(Error::Redis {
