@@ -15,7 +15,7 @@
 
 use redis::RedisError;
 
-use crate::batch::BatchError;
+use crate::batch::report::BatchError;
 use crate::script::Script;
 
 pub(crate) mod classify;
