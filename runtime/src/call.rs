@@ -2,10 +2,11 @@
 
 use std::cell::RefCell;
 
-use redis::{Cmd, ServerErrorKind, Value};
+use redis::{Cmd, Value};
 
 use crate::decode::{Decoded, Fail};
-use crate::error::{self, Error};
+use crate::error::classify::{self, is_noscript, is_noscript_err};
+use crate::error::Error;
 use crate::Script;
 
 /// A script call with its arguments encoded, ready to run.
@@ -90,9 +91,7 @@ impl<T> Call<T> {
         });
         match reply {
             Err(e) if is_noscript_err(&e) => self.load_and_retry(con),
-            Ok(Value::ServerError(e)) if e.kind() == Some(ServerErrorKind::NoScript) => {
-                self.load_and_retry(con)
-            }
+            Ok(Value::ServerError(e)) if is_noscript(&e) => self.load_and_retry(con),
             reply => self.finish(reply),
         }
     }
@@ -107,7 +106,7 @@ impl<T> Call<T> {
         self.check_encoded()?;
         match con.req_packed_command(&self.cmd).await {
             Err(e) if is_noscript_err(&e) => {}
-            Ok(Value::ServerError(e)) if e.kind() == Some(ServerErrorKind::NoScript) => {}
+            Ok(Value::ServerError(e)) if is_noscript(&e) => {}
             reply => return self.finish(reply),
         }
         let pipe = self.load_and_call_pipe();
@@ -119,7 +118,7 @@ impl<T> Call<T> {
     pub(crate) fn check_encoded(&self) -> Result<(), Error> {
         match &self.error {
             None => Ok(()),
-            Some(e) => Err(error::encode(self.script, e.0, e.1.clone())),
+            Some(e) => Err(classify::encode(self.script, e.0, e.1.clone())),
         }
     }
 
@@ -143,14 +142,14 @@ impl<T> Call<T> {
 
     fn finish_loaded(&self, replies: redis::RedisResult<Vec<Value>>) -> Result<T, Error> {
         let mut replies = replies
-            .map_err(|e| error::from_redis(self.script, e))?
+            .map_err(|e| classify::from_redis(self.script, e))?
             .into_iter();
         match (replies.next(), replies.next()) {
             // The load failed (e.g. NOPERM on SCRIPT LOAD, or the script does
             // not compile): that error says more than the call's NOSCRIPT.
-            (Some(Value::ServerError(e)), _) => Err(error::from_server_error(self.script, &e)),
+            (Some(Value::ServerError(e)), _) => Err(classify::from_server_error(self.script, &e)),
             (Some(_), Some(reply)) => self.finish(Ok(reply)),
-            _ => Err(error::from_redis(
+            _ => Err(classify::from_redis(
                 self.script,
                 redis::RedisError::from((
                     redis::ErrorKind::Client,
@@ -164,20 +163,16 @@ impl<T> Call<T> {
     fn finish(&self, reply: redis::RedisResult<Value>) -> Result<T, Error> {
         match reply {
             Ok(v) => (self.decode)(v).map_err(|fail| fail_to_error(self.script, fail)),
-            Err(e) => Err(error::from_redis(self.script, e)),
+            Err(e) => Err(classify::from_redis(self.script, e)),
         }
     }
 }
 
 pub(crate) fn fail_to_error(script: &'static Script, fail: Fail) -> Error {
     match fail {
-        Fail::Mismatch { expected, got } => error::decode(script, expected, &got),
-        Fail::Server(e) => error::from_server_error(script, &e),
+        Fail::Mismatch { expected, got } => classify::decode(script, expected, &got),
+        Fail::Server(e) => classify::from_server_error(script, &e),
     }
-}
-
-pub(crate) fn is_noscript_err(e: &redis::RedisError) -> bool {
-    e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript)
 }
 
 pub(crate) fn load_cmd(script: &Script) -> Cmd {

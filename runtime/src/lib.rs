@@ -37,24 +37,39 @@
 //! `NOSCRIPT` the script is loaded and the call retried in one extra round
 //! trip. See the README for the full header language.
 
+// How the modules import each other (always downwards, never in a circle):
+// a plain `//` comment because the crate docs above are for users.
+//
+//   batch/{send, settle, pipeline, handle}  build, send and read a batch
+//   load                                    SCRIPT LOAD ahead of time
+//   call, encode                            one script call, its arguments
+//   error/{classify, render}                what went wrong -> Error, its text
+//   error (types), batch/report             the errors, the batch's report
+//   script, decode, batch/results,          data and pure functions: no
+//   error/parse                             imports from the crate
+//
+// Errors and data sit below everything that returns them; `batch/report`
+// and `batch/results` import no code that sends, which is what lets
+// `Error::Batch` hold a `BatchError` with its `Results`.
+
+mod batch;
 mod call;
 mod decode;
 mod encode;
 mod error;
 mod load;
-mod pipeline;
 mod script;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use batch::{
+    pipe, BatchError, BatchFailure, CmdHandle, Entry, EntryReport, EntryStatus, Handle, Pipeline,
+    Results,
+};
 pub use call::Call;
 pub use error::EncodeError;
 pub use error::{DecodeError, Error, ReplyError, ScriptError};
 pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
-pub use pipeline::{
-    pipe, BatchError, BatchFailure, CmdHandle, Entry, EntryReport, EntryStatus, Handle, Pipeline,
-    Results,
-};
 pub use script::Script;
 
 /// Generates a typed function that runs a Lua script file.

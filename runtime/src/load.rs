@@ -10,7 +10,8 @@ use std::fmt;
 
 use redis::{ErrorKind, RedisError, ServerError, Value};
 
-use crate::error::{self, Error};
+use crate::error::classify;
+use crate::error::Error;
 use crate::Script;
 
 /// Every script compiled into the program, filled by the linker.
@@ -131,7 +132,7 @@ fn load_reply(script: &'static Script, reply: redis::RedisResult<Value>) -> Resu
     match reply.map_err(ServerError::try_from) {
         Ok(reply) => Ok(reply),
         Err(Ok(refused)) => Ok(Value::ServerError(refused)),
-        Err(Err(e)) => Err(error::from_redis(script, e)),
+        Err(Err(e)) => Err(classify::from_redis(script, e)),
     }
 }
 
@@ -258,7 +259,7 @@ fn check_loads(
     scripts: &[&'static Script],
     replies: redis::RedisResult<Vec<Value>>,
 ) -> Result<usize, Error> {
-    let replies = replies.map_err(|e| error::from_redis(scripts[0], e))?;
+    let replies = replies.map_err(|e| classify::from_redis(scripts[0], e))?;
     if replies.len() != scripts.len() {
         return Err(Error::Redis {
             script: scripts[0].name(),
@@ -276,7 +277,7 @@ fn check_loads(
     for (script, reply) in scripts.iter().zip(&replies) {
         match load_failure(script, reply) {
             None => {}
-            Some(LoadFailure::Error(e)) => return Err(error::from_server_error(script, &e)),
+            Some(LoadFailure::Error(e)) => return Err(classify::from_server_error(script, &e)),
             Some(failure) => {
                 return Err(Error::Redis {
                     script: script.name(),

@@ -1,0 +1,422 @@
+//! What can go wrong when a script runs, in terms of the `.lua` files.
+//!
+//! The error types live here, at the bottom of the crate: everything that
+//! sends commands returns them, and they import nothing that does.
+//!
+//! - [`classify`]: from what went wrong (an error reply, a client error, a
+//!   reply that does not decode, an argument that does not encode) to an
+//!   [`Error`]; the one place that recognises `NOSCRIPT`.
+//! - `parse`: the text of a Redis script error (`user_script:<N>`) into
+//!   code, message and line.
+//! - `render`: `Display` and `Debug`, the text people read.
+//!
+//! [`BatchError`] is the report of a batch; it is defined with the batch
+//! (`crate::batch::report`), which keeps it free of the code that sends.
+
+use redis::RedisError;
+
+use crate::batch::report::BatchError;
+use crate::script::Script;
+
+pub(crate) mod classify;
+mod parse;
+mod render;
+
+/// Why running a script failed.
+///
+/// `Display` is written for people (script, `.lua` location, the failing
+/// line); match on the variants (or use [`Error::code`]) in code.
+///
+/// # How a reply error is classified
+///
+/// Redis answers a failed `EVALSHA` with one error reply, `<CODE> <text>`.
+/// [`Error`] sorts it by what the text carries, in this order:
+///
+/// 1. **The script failed while running or compiling** → [`Error::Script`].
+///    Recognised by a location marker:
+///    - Redis 7+ / Valkey: the suffix `script: <sha>, on @user_script:<N>.`
+///      (`error()`, `error({err=...})`, a failing `redis.call`, a Lua runtime
+///      error, `SCRIPT KILL`). A failing `redis.call` keeps the code of the
+///      inner error (`WRONGTYPE`, `OOM`, ...); a Lua error has code `ERR` and
+///      its own `user_script:<N>:` prefix, which is removed from the message.
+///    - Redis 6 and older: the wrapper
+///      `ERR Error running script (call to f_<sha>): @user_script:<N>: ...`;
+///      the code of a failing `redis.call` is taken from the wrapped text.
+///    - Any version: `ERR Error compiling script (new function): user_script:<N>: ...`
+///      ([`ScriptError::is_compile_error`]).
+///
+///    When Lua names a line in the message itself (`user_script:<N>:`, which
+///    honours `error(msg, 2)`), that line wins over the one in the marker.
+/// 2. **Redis refused to run the script** → [`Error::Redis`]: no marker, and
+///    either a code Redis itself uses to refuse a command (`NOSCRIPT`,
+///    `NOPERM`, `NOAUTH`, `WRONGPASS`, `BUSY`, `NOTBUSY`, `UNKILLABLE`,
+///    `READONLY`, `OOM`, `LOADING`, `MISCONF`, `NOREPLICAS`, `MASTERDOWN`,
+///    `EXECABORT`, `MOVED`, `ASK`, `CROSSSLOT`, `CLUSTERDOWN`, `TRYAGAIN`), or
+///    `ERR` with the text of one of the server's own refusals of
+///    `EVALSHA`/`SCRIPT LOAD` (wrong `numkeys`, a bad shebang, a write script
+///    sent with `EVALSHA_RO`, an unknown command on an old server, ...).
+///    Connection and protocol failures are `Error::Redis` as well.
+/// 3. **Anything else without a marker** → [`Error::Reply`]: the script
+///    *returned* an error reply on purpose (`return redis.error_reply("CODE
+///    msg")`, `return {err = "CODE msg"}`, or a `redis.pcall` error it passed
+///    on). Such replies carry no line, since Redis adds none.
+///
+/// A script that returns one of the refusal codes of rule 2 (for example the
+/// result of a `redis.pcall` that hit `OOM`) is therefore reported as
+/// [`Error::Redis`]: without a marker the two cannot be told apart.
+///
+/// The code of a [`ScriptError`] or [`ReplyError`] is the first word of the
+/// error when that word looks like a code (ASCII capitals, digits, `_`, `-`,
+/// starting with a capital: `ERR`, `WRONGTYPE`, `NOT_FOUND`). Otherwise
+/// (`{err = "not found"}`) the code is empty and the whole text is the
+/// message.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection failed, or Redis refused to run the script (`NOSCRIPT`
+    /// after a reload, `NOPERM`, `BUSY`, `READONLY`, `OOM`, cluster
+    /// redirections, ...). Not raised by the script itself.
+    Redis {
+        /// The script's name ([`Script::name`]).
+        script: &'static str,
+        /// The error as the Redis client reported it.
+        source: RedisError,
+    },
+    /// The script raised an error while running (`error()`, a failing
+    /// `redis.call`, a Lua runtime error) or did not compile. Writes made
+    /// before the error are not rolled back.
+    Script(Box<ScriptError>),
+    /// The script returned an error reply on purpose
+    /// (`redis.error_reply(...)`, `{err = ...}`).
+    Reply(Box<ReplyError>),
+    /// The reply does not decode into the type the script declares.
+    Decode(Box<DecodeError>),
+    /// An argument could not be encoded; nothing was sent to Redis.
+    Encode(Box<EncodeError>),
+    /// A pipeline or transaction did not run as a whole: some entries were
+    /// answered `NOSCRIPT` (and did not run while the others did), the
+    /// transaction was discarded or aborted, or the connection failed. The
+    /// [`BatchError`] says, entry by entry, which ran. Never retried.
+    Batch(Box<BatchError>),
+}
+
+impl Error {
+    /// Name of the script that failed ([`Script::name`]).
+    pub fn script_name(&self) -> &str {
+        match self {
+            Error::Redis { script, .. } => script,
+            Error::Script(e) => e.script_name(),
+            Error::Reply(e) => e.script_name(),
+            Error::Decode(e) => e.script_name(),
+            Error::Encode(e) => e.script_name(),
+            Error::Batch(e) => e.script_name(),
+        }
+    }
+
+    /// The error code sent by Redis (`ERR`, `WRONGTYPE`, `NOSCRIPT`, a
+    /// script's own code), when there is one.
+    pub fn code(&self) -> Option<&str> {
+        let code = match self {
+            Error::Redis { source, .. } => source.code(),
+            Error::Script(e) => Some(e.code()),
+            Error::Reply(e) => Some(e.code()),
+            Error::Decode(_) | Error::Encode(_) => None,
+            Error::Batch(e) => e.code(),
+        };
+        code.filter(|c| !c.is_empty())
+    }
+
+    /// True for [`Error::Script`]: the script raised an error or did not compile.
+    pub fn is_script_error(&self) -> bool {
+        matches!(self, Error::Script(_))
+    }
+
+    /// True for [`Error::Reply`]: the script returned an error reply.
+    pub fn is_reply_error(&self) -> bool {
+        matches!(self, Error::Reply(_))
+    }
+
+    /// True for [`Error::Decode`]: the reply does not fit the declared type.
+    pub fn is_decode_error(&self) -> bool {
+        matches!(self, Error::Decode(_))
+    }
+
+    /// True for [`Error::Redis`]: connection failure or server refusal.
+    pub fn is_redis_error(&self) -> bool {
+        matches!(self, Error::Redis { .. })
+    }
+
+    /// The [`ScriptError`], for [`Error::Script`].
+    pub fn as_script_error(&self) -> Option<&ScriptError> {
+        match self {
+            Error::Script(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The [`ReplyError`], for [`Error::Reply`].
+    pub fn as_reply_error(&self) -> Option<&ReplyError> {
+        match self {
+            Error::Reply(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The [`DecodeError`], for [`Error::Decode`].
+    pub fn as_decode_error(&self) -> Option<&DecodeError> {
+        match self {
+            Error::Decode(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The client's error, for [`Error::Redis`].
+    pub fn redis_error(&self) -> Option<&RedisError> {
+        match self {
+            Error::Redis { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// True for [`Error::Batch`]: a pipeline or transaction did not run as
+    /// a whole.
+    pub fn is_batch_error(&self) -> bool {
+        matches!(self, Error::Batch(_))
+    }
+
+    /// The [`BatchError`], for [`Error::Batch`]: which entries ran.
+    pub fn as_batch_error(&self) -> Option<&BatchError> {
+        match self {
+            Error::Batch(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Redis { source, .. } => Some(source),
+            Error::Batch(e) => std::error::Error::source(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// Lets `?` turn an [`Error`] into a [`redis::RedisError`].
+///
+/// - [`Error::Redis`] gives back the client's error unchanged, so its kind
+///   (`NOSCRIPT`, `MOVED`, I/O, ...) and retry behaviour are kept.
+/// - [`Error::Script`] and [`Error::Reply`] become a server error with the
+///   same code (`ERR` when the script gave none) and this error's full
+///   `Display` text as the detail.
+/// - [`Error::Decode`] becomes [`redis::ErrorKind::UnexpectedReturnType`],
+///   [`Error::Encode`] [`redis::ErrorKind::Client`], both with the
+///   `Display` text as the detail.
+/// - [`Error::Batch`] keeps a connection failure's own error; otherwise it
+///   becomes an error no client retries the whole batch on: code
+///   `NOSCRIPT` / `EXECABORT` of kind [`redis::ErrorKind::Extension`] (not
+///   `ErrorKind::Server(NoScript)`), or [`redis::ErrorKind::Client`] for a
+///   transaction aborted by `WATCH`, with the `Display` text as the detail.
+impl From<Error> for RedisError {
+    fn from(err: Error) -> RedisError {
+        let text = err.to_string();
+        match err {
+            Error::Redis { source, .. } => source,
+            Error::Script(e) => redis::make_extension_error(code_or_err(&e.code), Some(text)),
+            Error::Reply(e) => redis::make_extension_error(code_or_err(&e.code), Some(text)),
+            Error::Decode(_) => RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "script reply does not decode",
+                text,
+            )),
+            Error::Encode(_) => RedisError::from((
+                redis::ErrorKind::Client,
+                "script argument cannot be encoded",
+                text,
+            )),
+            Error::Batch(e) => e.into_redis_error(text),
+        }
+    }
+}
+
+fn code_or_err(code: &str) -> String {
+    if code.is_empty() { "ERR" } else { code }.to_owned()
+}
+
+/// The script raised an error while running, or did not compile.
+///
+/// Knows where: [`ScriptError::line`] in the assembled script, and
+/// [`ScriptError::location`] back through the `%include`s to the `.lua`
+/// file that holds it.
+#[derive(Clone)]
+pub struct ScriptError {
+    script: &'static Script,
+    code: String,
+    message: String,
+    line: Option<usize>,
+    location: Vec<(&'static str, u32)>,
+    compile: bool,
+    raw: String,
+}
+
+impl ScriptError {
+    /// Name of the script ([`Script::name`]).
+    pub fn script_name(&self) -> &'static str {
+        self.script.name()
+    }
+
+    /// The script's top-level `.lua` file ([`Script::path`]).
+    pub fn path(&self) -> &'static str {
+        self.script.path()
+    }
+
+    /// The error code: `ERR` for Lua errors and most failed commands, the
+    /// inner code for a failing `redis.call` (`WRONGTYPE`, `OOM`, `NOPERM`,
+    /// ...), the script's own for `error({err = "CODE msg"})`. Empty when
+    /// the error has no code-like first word.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The message, without the code, without Lua's `user_script:<N>:`
+    /// prefix and without Redis's `script: <sha>, on @user_script:<N>.`
+    /// suffix (or the Redis 6 `Error running script ...` wrapper).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// 1-based line of the assembled script ([`Script::source`]) the error
+    /// points at, when Redis said.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// Where [`ScriptError::line`] comes from: `(file, line)` pairs,
+    /// outermost `%include` site first, the failing line last (see
+    /// [`Script::origin_of`]). Empty when the line is unknown. For a compile
+    /// error at the end of the script (Lua reports the line after the last
+    /// one) this is the location of the last line.
+    pub fn location(&self) -> &[(&'static str, u32)] {
+        &self.location
+    }
+
+    /// The failing line of the assembled script, when known.
+    pub fn source_line(&self) -> Option<&'static str> {
+        self.line.and_then(|n| self.script.source_line(n))
+    }
+
+    /// True when the script did not compile (nothing ran).
+    pub fn is_compile_error(&self) -> bool {
+        self.compile
+    }
+
+    /// The error exactly as Redis sent it (code and text).
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// The script returned an error reply on purpose: `return
+/// redis.error_reply("CODE message")` or `return {err = "CODE message"}`.
+#[derive(Clone)]
+pub struct ReplyError {
+    script: &'static Script,
+    code: String,
+    message: String,
+}
+
+impl ReplyError {
+    /// Name of the script ([`Script::name`]).
+    pub fn script_name(&self) -> &'static str {
+        self.script.name()
+    }
+
+    /// The code the script chose (`ERR` for `redis.error_reply("msg")`
+    /// without one); empty when the first word does not look like a code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The rest of the error text.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::error::Error for ReplyError {}
+
+/// The reply does not decode into the type the script declares with `%return`.
+#[derive(Clone)]
+pub struct DecodeError {
+    script: &'static Script,
+    expected: &'static str,
+    got: String,
+    got_null: bool,
+}
+
+impl DecodeError {
+    /// Name of the script ([`Script::name`]).
+    pub fn script_name(&self) -> &'static str {
+        self.script.name()
+    }
+
+    /// The script's top-level `.lua` file ([`Script::path`]).
+    pub fn path(&self) -> &'static str {
+        self.script.path()
+    }
+
+    /// What the declared type needed (`int`, `str`, ...).
+    pub fn expected(&self) -> &str {
+        self.expected
+    }
+
+    /// A short description of what came instead (`null`, `integer 42`,
+    /// `bulk string "abc…"`, `array of 3`).
+    pub fn got(&self) -> &str {
+        &self.got
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// An argument could not be encoded (e.g. a map with non-string keys for a
+/// JSON parameter); the script was not run.
+#[derive(Clone)]
+pub struct EncodeError {
+    script: &'static Script,
+    param: &'static str,
+    message: String,
+}
+
+impl EncodeError {
+    /// Name of the script ([`Script::name`]).
+    pub fn script_name(&self) -> &'static str {
+        self.script.name()
+    }
+
+    /// The parameter that could not be encoded.
+    pub fn param(&self) -> &str {
+        self.param
+    }
+
+    /// Why.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_send_sync_static() {
+        fn check<T: Send + Sync + 'static + std::error::Error>() {}
+        check::<Error>();
+    }
+}
