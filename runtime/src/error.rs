@@ -428,6 +428,10 @@ pub struct DecodeError {
     expected: &'static str,
     got: String,
     got_null: bool,
+    /// For `TYPE[]`: the 0-based element that did not decode.
+    index: Option<usize>,
+    /// What to change in the script, when the reply's shape tells.
+    hint: Option<&'static str>,
 }
 
 impl DecodeError {
@@ -451,18 +455,30 @@ impl DecodeError {
     pub fn got(&self) -> &str {
         &self.got
     }
+
+    /// For an array reply (`%return TYPE[]`), the 0-based index of the
+    /// element that did not decode.
+    pub fn index(&self) -> Option<usize> {
+        self.index
+    }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "script `{}` ({}): reply does not decode as {}: got {}",
+            "script `{}` ({}): reply does not decode as {}: ",
             self.script_name(),
             self.path(),
             self.expected,
-            self.got
         )?;
+        if let Some(i) = self.index {
+            write!(f, "element {i} (0-based) of the array reply: ")?;
+        }
+        write!(f, "got {}", self.got)?;
+        if let Some(hint) = self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
         if self.got_null && !is_optional(self.expected) {
             // Header type names are single words; JSON targets are Rust type paths.
             let declared = if self.expected.chars().all(|c| c.is_ascii_lowercase()) {
@@ -486,6 +502,7 @@ impl fmt::Debug for DecodeError {
             .field("script", &self.script_name())
             .field("expected", &self.expected)
             .field("got", &self.got)
+            .field("index", &self.index)
             .finish()
     }
 }
@@ -575,12 +592,35 @@ pub(crate) fn from_server_error(script: &'static Script, err: &ServerError) -> E
 }
 
 /// The reply did not decode as `expected`.
+#[cfg(test)]
 pub(crate) fn decode(script: &'static Script, expected: &'static str, got: &Value) -> Error {
+    decode_detail(
+        script,
+        expected,
+        describe(got),
+        matches!(got, Value::Nil),
+        None,
+        None,
+    )
+}
+
+/// The reply did not decode as `expected`; `got` already described, with
+/// the array element and a hint when known.
+pub(crate) fn decode_detail(
+    script: &'static Script,
+    expected: &'static str,
+    got: String,
+    got_null: bool,
+    index: Option<usize>,
+    hint: Option<&'static str>,
+) -> Error {
     Error::Decode(Box::new(DecodeError {
         script,
         expected,
-        got: describe(got),
-        got_null: matches!(got, Value::Nil),
+        got,
+        got_null,
+        index,
+        hint,
     }))
 }
 
@@ -863,7 +903,7 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// A short description of a reply for people.
-fn describe(v: &Value) -> String {
+pub(crate) fn describe(v: &Value) -> String {
     match v {
         Value::Nil => "null".to_owned(),
         Value::Int(n) => format!("integer {n}"),
