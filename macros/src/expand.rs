@@ -95,7 +95,7 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
                     let mut #it = ::redlua::__private::encode::Counted::new(
                         ::core::iter::IntoIterator::into_iter(#id),
                     );
-                    let #n = #it.len();
+                    let #n = #it.numkeys();
                 ));
             } else {
                 prep.push(quote_spanned!(span=>

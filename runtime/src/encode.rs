@@ -314,7 +314,7 @@ impl<I: Iterator> Counted<I> {
 
     /// How many keys numkeys announces.
     #[inline]
-    pub fn len(&self) -> usize {
+    pub fn numkeys(&self) -> usize {
         match self {
             Counted::Exact { len, .. } | Counted::Collected(_, len) => *len,
         }
