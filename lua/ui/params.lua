@@ -2,4 +2,4 @@
 %arg size int
 %arg name str
 %return int
-return size
+return redis.call("HSET", user, name, size)

@@ -54,7 +54,11 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
         let span = p.ty.span();
         let param_name = &p.header.name;
         let encode = |value: TokenStream| match p.header.kind {
-            ParamKind::Key | ParamKind::Arg(HType::Str) => {
+            ParamKind::Key => {
+                quote_spanned!(span=> ::redlua::__private::encode::key(&mut #b, #value);)
+            }
+            // `redis` as a parameter is a signature error; never expanded.
+            ParamKind::Arg(HType::Str | HType::Redis) => {
                 quote_spanned!(span=> ::redlua::__private::encode::str(&mut #b, #value);)
             }
             ParamKind::Arg(HType::Bytes) => {
@@ -78,10 +82,14 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             let it = format_ident!("__redlua_{}_iter", p.ident);
             let n = format_ident!("__redlua_{}_len", p.ident);
             if is_key {
-                // numkeys precedes the keys, so the count must be known first.
+                // numkeys precedes the keys, so the count must be known
+                // first: `Counted` trusts an exact size hint and collects
+                // any other iterator.
                 prep.push(quote_spanned!(span=>
-                    let #it = ::core::iter::IntoIterator::into_iter(#id);
-                    let #n = ::core::iter::ExactSizeIterator::len(&#it);
+                    let mut #it = ::redlua::__private::encode::Counted::new(
+                        ::core::iter::IntoIterator::into_iter(#id),
+                    );
+                    let #n = #it.numkeys();
                 ));
             } else {
                 prep.push(quote_spanned!(span=>
@@ -91,7 +99,14 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             }
             count.push(quote!(+ #n));
             let body = encode(quote_spanned!(span=> &__redlua_v));
-            quote!(for __redlua_v in #it { #body })
+            if is_key {
+                quote!(
+                    for __redlua_v in &mut #it { #body }
+                    #it.check(&mut #b, #param_name);
+                )
+            } else {
+                quote!(for __redlua_v in #it { #body })
+            }
         } else {
             if is_key {
                 fixed_keys += 1;

@@ -5,8 +5,8 @@
 //! its name (an alias, a user type) is left to the runtime's traits, whose
 //! `#[diagnostic::on_unimplemented]` notes say what each directive accepts.
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, TypeParamBound};
 
@@ -42,6 +42,8 @@ enum Shape {
     Bool,
     Seq,
     Map,
+    /// A tuple: redis-rs decodes pairs and nested tuples, serde a JSON array.
+    Tuple,
     Option,
     Unit,
     Value,
@@ -92,7 +94,8 @@ fn shape(ty: &Type) -> Shape {
         Type::Array(a) if is_u8(&a.elem) => Shape::Bytes,
         Type::Slice(_) | Type::Array(_) => Shape::Seq,
         Type::Tuple(t) if t.elems.is_empty() => Shape::Unit,
-        Type::ImplTrait(_) => Shape::Seq,
+        Type::Tuple(_) => Shape::Tuple,
+        Type::ImplTrait(t) if t.bounds.iter().any(is_into_iter) => Shape::Seq,
         Type::Path(_) => {
             let Some(seg) = last_segment(ty) else {
                 return Shape::Unknown;
@@ -102,7 +105,8 @@ fn shape(ty: &Type) -> Shape {
                 "str" => Shape::Str,
                 "String" if owned => Shape::OwnedString,
                 "String" => Shape::Str,
-                "Cow" => match generic_arg(ty).map(strip) {
+                // `Box<str>`, `Arc<[u8]>`: borrowed as the inner type.
+                "Cow" | "Box" | "Arc" | "Rc" => match generic_arg(ty).map(strip) {
                     Some(Type::Slice(s)) if is_u8(&s.elem) => Shape::Bytes,
                     Some(t) if last_segment(t).is_some_and(|s| s.ident == "str") => Shape::Str,
                     _ => Shape::Unknown,
@@ -128,12 +132,24 @@ fn shape(ty: &Type) -> Shape {
     }
 }
 
+fn is_into_iter(b: &TypeParamBound) -> bool {
+    matches!(b, TypeParamBound::Trait(tb)
+        if tb.path.segments.last().is_some_and(|s| s.ident == "IntoIterator" || s.ident == "Iterator"))
+}
+
 /// The element type of a variadic parameter: `&[T]`, `Vec<T>`, `[T; N]`,
-/// `&Vec<T>`, `impl IntoIterator<Item = T>`.
+/// `&Vec<T>`, the std sets and sequences, `Box<[T]>`,
+/// `impl IntoIterator<Item = T>`.
 fn seq_elem(ty: &Type) -> Option<&Type> {
     match strip(ty) {
         Type::Slice(s) => Some(&s.elem),
         Type::Array(a) => Some(&a.elem),
+        t if last_segment(t).is_some_and(|s| ["Box", "Arc", "Rc"].iter().any(|n| s.ident == n)) => {
+            match generic_arg(t).map(strip) {
+                Some(Type::Slice(s)) => Some(&s.elem),
+                _ => None,
+            }
+        }
         Type::ImplTrait(t) => t.bounds.iter().find_map(|b| match b {
             TypeParamBound::Trait(tb) => {
                 let seg = tb.path.segments.last()?;
@@ -147,15 +163,27 @@ fn seq_elem(ty: &Type) -> Option<&Type> {
             }
             _ => None,
         }),
-        t if last_segment(t).is_some_and(|s| s.ident == "Vec") => generic_arg(t),
+        t if last_segment(t).is_some_and(|s| SEQS.iter().any(|n| s.ident == n)) => generic_arg(t),
         _ => None,
     }
 }
 
+/// Collections whose `IntoIterator` yields their one type argument.
+const SEQS: &[&str] = &[
+    "Vec",
+    "VecDeque",
+    "LinkedList",
+    "HashSet",
+    "BTreeSet",
+    "BinaryHeap",
+    "IndexSet",
+];
+
 /// What a header type accepts, in words, for help lines.
 fn accepts(ty: Option<HType>) -> &'static str {
     match ty {
-        None | Some(HType::Str) => "`&str`, `String`, `&String` or `Cow<str>`",
+        None => "a string (`&str`, `String`, `Cow<str>`, `Box<str>`, `Arc<str>`), bytes (`&[u8]`, `Vec<u8>`, `[u8; N]`, `Cow<[u8]>`) or a generic bounded by `redlua::arg::Key`",
+        Some(HType::Str) => "`&str`, `String`, `&String`, `Cow<str>`, `Box<str>` or `Arc<str>`",
         Some(HType::Bytes) => "`&[u8]`, `Vec<u8>`, `[u8; N]` or `Cow<[u8]>`",
         Some(HType::Int) => "an integer type such as `i64`",
         Some(HType::Float) => "`f64` or `f32`",
@@ -163,6 +191,7 @@ fn accepts(ty: Option<HType>) -> &'static str {
         Some(HType::List) => "a serializable sequence such as `&[T]` or `Vec<T>`",
         Some(HType::Dict) => "a serializable map such as `&HashMap<String, T>` or a struct",
         Some(HType::Json) => "any `serde::Serialize` type",
+        Some(HType::Redis) => "nothing: `redis` is a `%return` type only",
     }
 }
 
@@ -176,7 +205,7 @@ fn suggested(p: &Param) -> String {
         ParamKind::Arg(HType::Bool) => "bool",
         ParamKind::Arg(HType::List) => "&[T]",
         ParamKind::Arg(HType::Dict) => "&HashMap<String, T>",
-        ParamKind::Arg(HType::Json) => "&T",
+        ParamKind::Arg(HType::Json | HType::Redis) => "&T",
     };
     if p.variadic {
         format!("&[{one}]")
@@ -203,6 +232,7 @@ pub fn type_name(t: HType) -> &'static str {
         HType::List => "list",
         HType::Dict => "dict",
         HType::Json => "json",
+        HType::Redis => "redis",
     }
 }
 
@@ -212,7 +242,11 @@ fn fits_param(ty: Option<HType>, shape: Shape) -> bool {
         return true;
     }
     match ty {
-        None | Some(HType::Str) => matches!(shape, Shape::Str | Shape::OwnedString),
+        None => matches!(
+            shape,
+            Shape::Str | Shape::OwnedString | Shape::Bytes | Shape::OwnedBytes
+        ),
+        Some(HType::Str) => matches!(shape, Shape::Str | Shape::OwnedString),
         Some(HType::Bytes) => matches!(shape, Shape::Bytes | Shape::OwnedBytes),
         Some(HType::Int) => shape == Shape::Int,
         Some(HType::Float) => shape == Shape::Float,
@@ -220,6 +254,7 @@ fn fits_param(ty: Option<HType>, shape: Shape) -> bool {
         Some(HType::List) => matches!(shape, Shape::Seq),
         Some(HType::Dict) => matches!(shape, Shape::Map),
         Some(HType::Json) => !matches!(shape, Shape::Option | Shape::Unit),
+        Some(HType::Redis) => false,
     }
 }
 
@@ -227,7 +262,7 @@ fn fits_param(ty: Option<HType>, shape: Shape) -> bool {
 /// `syn::Error` spanned on the Rust part at fault, its message pointing
 /// into the `.lua` file. Returns all of them together.
 pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'a>, syn::Error> {
-    let mut errors: Vec<syn::Error> = Vec::new();
+    let mut errors: Vec<syn::Error> = qualifiers(&item.sig);
     let render = |d: Diagnostic| -> String {
         let f = &asm.files[d.file.min(asm.files.len().saturating_sub(1))];
         d.render(&f.display, &f.text)
@@ -276,7 +311,15 @@ pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'
         };
         let what = directive(p);
         let written = type_text(&pp.ty);
-        let problem = if shape(&pp.ty) == Shape::Option {
+        let problem = if hty == Some(HType::Redis) {
+            Some((
+                format!("`{what}`: `redis` describes a reply, not a parameter"),
+                format!(
+                    "`redis` is a `%return` type only; declare `{}` with a parameter type such as `str`, `bytes`, `int` or `json`",
+                    p.name
+                ),
+            ))
+        } else if shape(&pp.ty) == Shape::Option {
             Some((
                 format!("parameter `{}: {written}` cannot be optional", p.name),
                 "send a value; only `%return` can be optional (`TYPE?`)".to_owned(),
@@ -437,17 +480,91 @@ fn check_names<'a>(
     }
 }
 
-fn type_text(ty: &Type) -> String {
-    quote!(#ty)
-        .to_string()
-        .replace("& ", "&")
-        .replace(" < ", "<")
-        .replace(" >", ">")
-        .replace("< ", "<")
-        .replace(" ,", ",")
-        .replace("[ ", "[")
-        .replace(" ]", "]")
-        .replace(" ;", ";")
+/// `async`, `const`, `unsafe`, `extern "C"` and C variadics would be
+/// dropped from the generated function, changing what callers get.
+fn qualifiers(sig: &syn::Signature) -> Vec<syn::Error> {
+    let run = "it returns a `redlua::Call`: run it with `.invoke(&mut con)`, \
+               or on an async connection with `.invoke_async(&mut con).await`";
+    let mut errors = Vec::new();
+    let mut refuse = |span: Span, what: &str, why: &str| {
+        errors.push(syn::Error::new(
+            span,
+            format!("a `#[redis_script]` function cannot be `{what}`: {why}\n  = help: remove `{what}`; {run}"),
+        ))
+    };
+    if let Some(t) = &sig.asyncness {
+        refuse(t.span, "async", "the call itself is not a future");
+    }
+    if let Some(t) = &sig.constness {
+        refuse(t.span, "const", "it encodes its arguments at run time");
+    }
+    if let Some(t) = &sig.unsafety {
+        refuse(t.span, "unsafe", "nothing about a script call is unsafe");
+    }
+    if let Some(abi) = &sig.abi {
+        let what = match &abi.name {
+            Some(n) => format!("extern {}", n.token()),
+            None => "extern".to_owned(),
+        };
+        refuse(abi.span(), &what, "it is a Rust function");
+    }
+    if let Some(v) = &sig.variadic {
+        errors.push(syn::Error::new_spanned(
+            v,
+            "a `#[redis_script]` function cannot be C-variadic\n  = help: declare a variadic `%key NAME...` or `%arg NAME TYPE...` and take a slice, a `Vec` or `impl IntoIterator`",
+        ));
+    }
+    errors
+}
+
+/// A Rust type as its author wrote it (`&BTreeSet<String>`, `Vec<(String, f64)>`),
+/// not as `TokenStream`'s `Display` spaces it.
+pub fn type_text(ty: &Type) -> String {
+    let mut out = String::new();
+    write_tokens(&mut out, quote!(#ty));
+    out
+}
+
+fn write_tokens(out: &mut String, tokens: TokenStream) {
+    // True after a word, where a following word needs a space (`&mut T`,
+    // `dyn Trait`, `&'a str`).
+    let mut word = false;
+    for tt in tokens {
+        match tt {
+            TokenTree::Ident(_) | TokenTree::Literal(_) => {
+                if word {
+                    out.push(' ');
+                }
+                out.push_str(&tt.to_string());
+                word = true;
+            }
+            TokenTree::Punct(p) => {
+                match p.as_char() {
+                    ',' => out.push_str(", "),
+                    ';' => out.push_str("; "),
+                    '=' => out.push_str(" = "),
+                    '+' => out.push_str(" + "),
+                    '-' => out.push_str(" -"),
+                    '>' if out.ends_with(" -") => out.push_str("> "),
+                    '\'' if word => out.push_str(" '"),
+                    c => out.push(c),
+                }
+                word = false;
+            }
+            TokenTree::Group(g) => {
+                let (open, close) = match g.delimiter() {
+                    proc_macro2::Delimiter::Parenthesis => ("(", ")"),
+                    proc_macro2::Delimiter::Bracket => ("[", "]"),
+                    proc_macro2::Delimiter::Brace => ("{ ", " }"),
+                    proc_macro2::Delimiter::None => ("", ""),
+                };
+                out.push_str(open);
+                write_tokens(out, g.stream());
+                out.push_str(close);
+                word = g.delimiter() == proc_macro2::Delimiter::None;
+            }
+        }
+    }
 }
 
 fn check_return(
@@ -495,6 +612,32 @@ fn check_return(
             format!("add `-> {}`", suggested_return(decl)),
         ));
     };
+    if decl.ty == HType::Redis && (decl.optional || decl.array || decl.elem_optional) {
+        // redis-rs decodes `Option<T>` and `Vec<T>` (flat pairs included)
+        // itself; a second layer of ours would split its pairs.
+        return Err(fail(
+            t,
+            format!("`{header}`: `redis` takes no `?` or `[]`"),
+            "write `%return redis` and say it in the Rust type: `-> Option<T>` for null, `-> Vec<T>` for an array".to_owned(),
+        ));
+    }
+    let help = || {
+        let mut h = format!("write `-> {}`", suggested_return(decl));
+        let fits = fitting_headers(t);
+        if !fits.is_empty() {
+            h.push_str(&format!(
+                ", or keep `-> {}` and declare {}",
+                type_text(t),
+                fits.join(" or ")
+            ));
+            if fits.iter().any(|f| f == "`%return redis`") {
+                h.push_str(" (`redis` decodes with redis-rs's `FromRedisValue`)");
+            }
+        } else if shape(t) == Shape::Str || shape(t) == Shape::Bytes {
+            h.push_str(": a reply is owned, so return `String` or `Vec<u8>`");
+        }
+        h
+    };
     // Peel the layers the header declares, checking each against the Rust type.
     let mut cur = t;
     if decl.optional {
@@ -507,7 +650,7 @@ fn check_return(
                     "`{header}` may return null, so the Rust type must be an `Option`, not `{}`",
                     type_text(t)
                 ),
-                    format!("write `-> {}`", suggested_return(decl)),
+                    help(),
                 ))
             }
         }
@@ -534,7 +677,7 @@ fn check_return(
                         "`{header}` returns an array, so the Rust type must be a `Vec`, not `{}`",
                         type_text(cur)
                     ),
-                    format!("write `-> {}`", suggested_return(decl)),
+                    help(),
                 ))
             }
         }
@@ -545,58 +688,140 @@ fn check_return(
                     return Err(fail(
                         t,
                         format!("the elements of `{header}` may be null, so they must be `Option`s, not `{}`", type_text(cur)),
-                        format!("write `-> {}`", suggested_return(decl)),
+                        help(),
                     ))
                 }
             }
         }
     }
     let s = shape(cur);
-    let ok = s == Shape::Unknown
-        || match decl.ty {
-            HType::Int => s == Shape::Int,
-            HType::Float => s == Shape::Float,
-            HType::Str => s == Shape::OwnedString,
-            HType::Bytes => s == Shape::OwnedBytes,
-            HType::Bool => s == Shape::Bool,
-            HType::List => s == Shape::Seq,
-            HType::Dict => s == Shape::Map,
-            HType::Json => !matches!(s, Shape::Str | Shape::Bytes | Shape::Unit | Shape::Option),
-        };
-    if !ok {
+    if !fits_return(decl.ty, s) {
         return Err(fail(
             t,
             format!(
                 "the function returns `{}`, which does not fit `{header}`",
                 type_text(t)
             ),
-            format!("write `-> {}`", suggested_return(decl)),
+            help(),
         ));
     }
+    // Spanned on the return type, so a trait bound the type misses
+    // (`FromRedisValue`, `DeserializeOwned`, ...) is reported there.
+    let span = t.span();
+    let elem_text = type_text(cur);
     let base = match decl.ty {
-        HType::Int => quote!(::redlua::__private::decode::int),
-        HType::Float => quote!(::redlua::__private::decode::float),
-        HType::Str => quote!(::redlua::__private::decode::string),
-        HType::Bytes => quote!(::redlua::__private::decode::bytes),
-        HType::Bool => quote!(::redlua::__private::decode::boolean),
-        HType::List | HType::Dict | HType::Json => quote!(::redlua::__private::decode::json),
+        HType::Int => quote_spanned!(span=> ::redlua::__private::decode::int),
+        HType::Float => quote_spanned!(span=> ::redlua::__private::decode::float),
+        HType::Str => quote_spanned!(span=> ::redlua::__private::decode::string),
+        HType::Bytes => quote_spanned!(span=> ::redlua::__private::decode::bytes),
+        HType::Bool => quote_spanned!(span=> ::redlua::__private::decode::boolean),
+        HType::List | HType::Dict | HType::Json => {
+            quote_spanned!(span=> |v| ::redlua::__private::decode::json(v, #elem_text))
+        }
+        HType::Redis => {
+            quote_spanned!(span=> |v| ::redlua::__private::decode::redis(v, #elem_text))
+        }
     };
     let elem = if decl.elem_optional {
-        quote!(|v| ::redlua::__private::decode::opt(v, #base))
+        quote_spanned!(span=> |v| ::redlua::__private::decode::opt(v, #base))
     } else {
         base
     };
     let arr = if decl.array {
-        quote!(|v| ::redlua::__private::decode::array(v, #elem))
+        quote_spanned!(span=> |v| ::redlua::__private::decode::array(v, #elem))
     } else {
         elem
     };
     let full = if decl.optional {
-        quote!(|v| ::redlua::__private::decode::opt(v, #arr))
+        quote_spanned!(span=> |v| ::redlua::__private::decode::opt(v, #arr))
     } else {
         arr
     };
     Ok((t.clone(), full))
+}
+
+/// Can a reply declared `ty` decode into a Rust type of shape `s`?
+/// `Unknown` (aliases, user types) is left to the decoders' trait bounds.
+fn fits_return(ty: HType, s: Shape) -> bool {
+    s == Shape::Unknown
+        || match ty {
+            HType::Int => s == Shape::Int,
+            HType::Float => s == Shape::Float,
+            HType::Str => s == Shape::OwnedString,
+            HType::Bytes => s == Shape::OwnedBytes,
+            HType::Bool => s == Shape::Bool,
+            HType::List => matches!(s, Shape::Seq | Shape::Tuple),
+            HType::Dict => s == Shape::Map,
+            HType::Json => !matches!(s, Shape::Str | Shape::Bytes | Shape::Unit | Shape::Option),
+            HType::Redis => !matches!(s, Shape::Str | Shape::Bytes | Shape::Unit),
+        }
+}
+
+const RETURN_TYPES: &[HType] = &[
+    HType::Int,
+    HType::Float,
+    HType::Str,
+    HType::Bytes,
+    HType::Bool,
+    HType::List,
+    HType::Dict,
+    HType::Json,
+    HType::Redis,
+];
+
+/// Every `%return` declaration a Rust return type could use, for help
+/// lines: `Option<i64>` -> `%return int?`, `%return json`, `%return redis`.
+fn fitting_headers(t: &Type) -> Vec<String> {
+    let decl = |ty: HType, suffix: &str| format!("`%return {}{suffix}`", type_name(ty));
+    let direct = |t: &Type, suffix: &str| -> Vec<String> {
+        let s = shape(t);
+        if s == Shape::Unknown {
+            return Vec::new();
+        }
+        RETURN_TYPES
+            .iter()
+            .filter(|ty| fits_return(**ty, s))
+            .map(|ty| decl(*ty, suffix))
+            .collect()
+    };
+    // Header layers (`?`, `[]`) over the scalar types; redis-rs and serde
+    // take the whole type.
+    let scalar = |t: &Type, suffix: &str| -> Vec<String> {
+        let s = shape(t);
+        [
+            HType::Int,
+            HType::Float,
+            HType::Str,
+            HType::Bytes,
+            HType::Bool,
+        ]
+        .into_iter()
+        .filter(|ty| s != Shape::Unknown && fits_return(*ty, s))
+        .map(|ty| decl(ty, suffix))
+        .collect()
+    };
+    let mut out = Vec::new();
+    match (shape(t), generic_arg(t)) {
+        (Shape::Option, Some(inner)) => {
+            out.extend(scalar(inner, "?"));
+            if shape(inner) == Shape::Seq && last_segment(inner).is_some_and(|s| s.ident == "Vec") {
+                if let Some(e) = generic_arg(inner) {
+                    out.extend(scalar(e, "[]?"));
+                }
+            }
+            out.push(decl(HType::Json, ""));
+            out.push(decl(HType::Redis, ""));
+        }
+        (Shape::Seq, Some(e)) if last_segment(t).is_some_and(|s| s.ident == "Vec") => {
+            out.extend(scalar(e, "[]"));
+            if let (Shape::Option, Some(e2)) = (shape(e), generic_arg(e)) {
+                out.extend(scalar(e2, "?[]"));
+            }
+            out.extend(direct(t, ""));
+        }
+        _ => out.extend(direct(t, "")),
+    }
+    out
 }
 
 pub fn return_text(d: &ReturnDecl) -> String {
@@ -622,7 +847,7 @@ fn suggested_return(d: &ReturnDecl) -> String {
         HType::Bool => "bool",
         HType::List => "Vec<T>",
         HType::Dict => "HashMap<String, T>",
-        HType::Json => "T",
+        HType::Json | HType::Redis => "T",
     }
     .to_owned();
     if d.elem_optional {

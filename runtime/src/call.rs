@@ -169,8 +169,29 @@ impl<T> Call<T> {
 }
 
 pub(crate) fn fail_to_error(script: &'static Script, fail: Fail) -> Error {
+    let (index, fail) = match fail {
+        Fail::Element { index, fail } => (Some(index), *fail),
+        fail => (None, fail),
+    };
+    let value = |expected, got: &Value, hint| {
+        let null = matches!(got, Value::Nil);
+        classify::decode_detail(script, expected, classify::describe(got), null, index, hint)
+    };
     match fail {
-        Fail::Mismatch { expected, got } => classify::decode(script, expected, &got),
+        Fail::Mismatch { expected, got } => value(expected, &got, None),
+        Fail::NotJson { expected, got } => value(
+            expected,
+            &got,
+            Some(
+                "`list`, `dict` and `json` replies are JSON text: `return cjson.encode(t)` \
+                 (a Lua table returned as it is arrives as an array, without its string keys)",
+            ),
+        ),
+        Fail::Parse { expected, message } => {
+            classify::decode_detail(script, expected, message, false, index, None)
+        }
+        // Arrays do not nest: `TYPE[]` is the only array layer.
+        Fail::Element { fail, .. } => fail_to_error(script, *fail),
         Fail::Server(e) => classify::from_server_error(script, &e),
     }
 }

@@ -15,6 +15,23 @@ pub enum Fail {
     },
     /// An error reply where a value was expected (e.g. `{err=...}` inside a table).
     Server(redis::ServerError),
+    /// `list`/`dict`/`json` got a reply that is not text: the script
+    /// returned a Lua table (or number) instead of `cjson.encode(t)`.
+    NotJson {
+        expected: &'static str,
+        got: Value,
+    },
+    /// `%return redis`: redis-rs's `FromRedisValue` refused the reply; its
+    /// message describes the reply.
+    Parse {
+        expected: &'static str,
+        message: String,
+    },
+    /// `TYPE[]`: element `index` did not decode.
+    Element {
+        index: usize,
+        fail: Box<Fail>,
+    },
 }
 
 pub type Decoded<T> = Result<T, Fail>;
@@ -163,22 +180,31 @@ pub fn boolean(v: Value) -> Decoded<bool> {
 }
 
 /// `list`, `dict` and `json`: a string the script made with `cjson.encode`.
+/// `written` is the Rust type as the user wrote it, for the error.
 #[inline]
-pub fn json<T: serde::de::DeserializeOwned>(v: Value) -> Decoded<T> {
+pub fn json<T: serde::de::DeserializeOwned>(v: Value, written: &'static str) -> Decoded<T> {
     match &v {
-        Value::BulkString(b) => {
-            serde_json::from_slice(b).or_else(|_| mismatch(json_expected::<T>(), v))
-        }
-        Value::SimpleString(s) => {
-            serde_json::from_str(s).or_else(|_| mismatch(json_expected::<T>(), v))
-        }
-        _ => mismatch(json_expected::<T>(), v),
+        Value::BulkString(b) => serde_json::from_slice(b).or_else(|_| mismatch(written, v)),
+        Value::SimpleString(s) => serde_json::from_str(s).or_else(|_| mismatch(written, v)),
+        Value::Nil | Value::ServerError(_) => mismatch(written, v),
+        _ => Err(Fail::NotJson {
+            expected: written,
+            got: v,
+        }),
     }
 }
 
-fn json_expected<T>() -> &'static str {
-    // The type name tells the user which of their types did not match.
-    std::any::type_name::<T>()
+/// `%return redis`: redis-rs's own `FromRedisValue` rules (pairs from flat
+/// arrays, maps from `HGETALL`, nested tuples), as `query::<T>()` applies them.
+#[inline]
+pub fn redis<T: redis::FromRedisValue>(v: Value, written: &'static str) -> Decoded<T> {
+    match v {
+        Value::ServerError(e) => Err(Fail::Server(e)),
+        v => T::from_redis_value(v).map_err(|e| Fail::Parse {
+            expected: written,
+            message: e.to_string(),
+        }),
+    }
 }
 
 /// `TYPE?`: null (Lua `nil` or `false`) is `None`.
@@ -194,7 +220,20 @@ pub fn opt<T>(v: Value, inner: fn(Value) -> Decoded<T>) -> Decoded<Option<T>> {
 #[inline]
 pub fn array<T>(v: Value, inner: fn(Value) -> Decoded<T>) -> Decoded<Vec<T>> {
     match v {
-        Value::Array(items) | Value::Set(items) => items.into_iter().map(inner).collect(),
+        Value::Array(items) | Value::Set(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, v)| {
+                inner(v).map_err(|fail| match fail {
+                    // An error reply stays an error reply, wherever it sits.
+                    Fail::Server(e) => Fail::Server(e),
+                    fail => Fail::Element {
+                        index,
+                        fail: Box::new(fail),
+                    },
+                })
+            })
+            .collect(),
         v => mismatch("array", v),
     }
 }
@@ -259,13 +298,55 @@ mod tests {
     }
 
     #[test]
-    fn json_names_the_type() {
+    fn json_names_the_type_as_written() {
         let v = Value::BulkString(br#"{"a":[1,2]}"#.to_vec());
-        let m: std::collections::HashMap<String, Vec<i32>> = json(v).unwrap();
+        let m: std::collections::HashMap<String, Vec<i32>> = json(v, "HashMap").unwrap();
         assert_eq!(m["a"], vec![1, 2]);
         assert_eq!(
-            expected_of(json::<Vec<i32>>(Value::BulkString(b"{}".to_vec()))),
-            "alloc::vec::Vec<i32>"
+            expected_of(json::<Vec<i32>>(
+                Value::BulkString(b"{}".to_vec()),
+                "Vec<i32>"
+            )),
+            "Vec<i32>"
         );
+        // A raw Lua table arrives as an array, not JSON text.
+        assert!(matches!(
+            json::<Vec<i32>>(Value::Array(vec![Value::Int(1)]), "Vec<i32>"),
+            Err(Fail::NotJson { .. })
+        ));
+    }
+
+    #[test]
+    fn array_errors_name_the_element() {
+        let v = Value::Array(vec![Value::Int(1), Value::Int(2), Value::Nil]);
+        match array(v, int::<i64>) {
+            Err(Fail::Element { index: 2, fail }) => {
+                assert!(matches!(
+                    *fail,
+                    Fail::Mismatch {
+                        expected: "int",
+                        ..
+                    }
+                ))
+            }
+            other => panic!("expected element 2 to fail, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redis_uses_redis_rs_rules() {
+        let flat = Value::Array(vec![
+            Value::BulkString(b"a".to_vec()),
+            Value::BulkString(b"1.5".to_vec()),
+        ]);
+        let pairs: Vec<(String, f64)> = redis(flat, "Vec<(String, f64)>").unwrap();
+        assert_eq!(pairs, vec![("a".to_owned(), 1.5)]);
+        assert!(matches!(
+            redis::<Vec<(String, f64)>>(Value::Int(3), "Vec<(String, f64)>"),
+            Err(Fail::Parse {
+                expected: "Vec<(String, f64)>",
+                ..
+            })
+        ));
     }
 }

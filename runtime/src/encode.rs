@@ -5,16 +5,59 @@
 //! directive fails to compile at the parameter, with the note below.
 
 use std::borrow::Cow;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::call::Builder;
 
-/// Types accepted for `%key` and `%arg NAME str`.
+/// Types accepted for `%key`: Redis keys are bytes, so UTF-8 strings and
+/// byte strings both fit. Implement it for a key type of your own, or
+/// bound a generic key parameter with it (`fn f<K: redlua::arg::Key>(key: K)`).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be passed as a `%key` or `str` parameter",
+    message = "`{Self}` cannot be passed as a `%key` parameter",
+    label = "expected a string or bytes",
+    note = "`%key` accepts `&str`, `String`, `Cow<str>`, `Box<str>`, `Arc<str>`, `&[u8]`, `Vec<u8>`, `[u8; N]`, `Cow<[u8]>`, or a generic bounded by `redlua::arg::Key`"
+)]
+pub trait Key {
+    /// The key as Redis receives it.
+    fn key_bytes(&self) -> &[u8];
+}
+
+// Each key type reaches its bytes through the `str` or `bytes` trait it
+// already implements, so the three lists cannot disagree.
+macro_rules! key_impls {
+    ($via:ident: $($t:ty),*) => {$(
+        impl Key for $t {
+            #[inline]
+            fn key_bytes(&self) -> &[u8] {
+                key_impls!(@$via self)
+            }
+        }
+    )*};
+    (@text $v:ident) => { Str::as_str($v).as_bytes() };
+    (@binary $v:ident) => { Bytes::as_bytes($v) };
+}
+key_impls!(text: str, String, Cow<'_, str>, Box<str>, Arc<str>, Rc<str>);
+key_impls!(binary: [u8], Vec<u8>, Cow<'_, [u8]>, Box<[u8]>, Arc<[u8]>, Rc<[u8]>);
+impl<const N: usize> Key for [u8; N] {
+    fn key_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl<T: Key + ?Sized> Key for &T {
+    fn key_bytes(&self) -> &[u8] {
+        (**self).key_bytes()
+    }
+}
+
+/// Types accepted for `%arg NAME str`: UTF-8 text.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be passed as a `str` parameter",
     label = "expected a string",
-    note = "`%key` and `str` accept `&str`, `String`, `&String` and `Cow<str>`"
+    note = "`str` accepts `&str`, `String`, `&String`, `Cow<str>`, `Box<str>` and `Arc<str>`; for binary values declare `%arg NAME bytes`"
 )]
 pub trait Str {
+    /// The value as text.
     fn as_str(&self) -> &str;
 }
 
@@ -33,6 +76,21 @@ impl Str for Cow<'_, str> {
         self
     }
 }
+impl Str for Box<str> {
+    fn as_str(&self) -> &str {
+        self
+    }
+}
+impl Str for Arc<str> {
+    fn as_str(&self) -> &str {
+        self
+    }
+}
+impl Str for Rc<str> {
+    fn as_str(&self) -> &str {
+        self
+    }
+}
 impl<T: Str + ?Sized> Str for &T {
     fn as_str(&self) -> &str {
         (**self).as_str()
@@ -46,6 +104,7 @@ impl<T: Str + ?Sized> Str for &T {
     note = "`bytes` accepts `&[u8]`, `Vec<u8>`, `[u8; N]` and `Cow<[u8]>`"
 )]
 pub trait Bytes {
+    /// The value as Redis receives it.
     fn as_bytes(&self) -> &[u8];
 }
 
@@ -65,6 +124,21 @@ impl<const N: usize> Bytes for [u8; N] {
     }
 }
 impl Bytes for Cow<'_, [u8]> {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl Bytes for Box<[u8]> {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl Bytes for Arc<[u8]> {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl Bytes for Rc<[u8]> {
     fn as_bytes(&self) -> &[u8] {
         self
     }
@@ -211,6 +285,78 @@ impl<T: Bool + ?Sized> Bool for &T {
     fn value(&self) -> bool {
         (**self).value()
     }
+}
+
+/// The keys of a variadic `%key`: their number goes before them in the
+/// command, so it is taken from an exact size hint (slices, `Vec`, sets)
+/// or, for any other iterator, by collecting it first.
+pub enum Counted<I: Iterator> {
+    Exact { iter: I, len: usize, left: usize },
+    Collected(std::vec::IntoIter<I::Item>, usize),
+}
+
+impl<I: Iterator> Counted<I> {
+    #[inline]
+    pub fn new(iter: I) -> Self {
+        match iter.size_hint() {
+            (lo, Some(hi)) if lo == hi => Counted::Exact {
+                iter,
+                len: lo,
+                left: lo,
+            },
+            _ => {
+                let all: Vec<I::Item> = iter.collect();
+                let len = all.len();
+                Counted::Collected(all.into_iter(), len)
+            }
+        }
+    }
+
+    /// How many keys numkeys announces.
+    #[inline]
+    pub fn numkeys(&self) -> usize {
+        match self {
+            Counted::Exact { len, .. } | Counted::Collected(_, len) => *len,
+        }
+    }
+
+    /// An iterator whose exact size hint was wrong would shift keys into
+    /// ARGV: refuse to send the call instead.
+    #[inline]
+    pub fn check(&mut self, b: &mut Builder, param: &'static str) {
+        if let Counted::Exact { iter, left, len } = self {
+            if *left != 0 || iter.next().is_some() {
+                b.fail(
+                    param,
+                    format!("the iterator announced {len} keys (an exact size hint) but yielded a different number"),
+                );
+            }
+        }
+    }
+}
+
+impl<I: Iterator> Iterator for Counted<I> {
+    type Item = I::Item;
+
+    #[inline]
+    fn next(&mut self) -> Option<I::Item> {
+        match self {
+            Counted::Exact { iter, left, .. } => {
+                if *left == 0 {
+                    return None;
+                }
+                let v = iter.next()?;
+                *left -= 1;
+                Some(v)
+            }
+            Counted::Collected(iter, _) => iter.next(),
+        }
+    }
+}
+
+#[inline]
+pub fn key<T: Key + ?Sized>(b: &mut Builder, v: &T) {
+    b.push(v.key_bytes());
 }
 
 #[inline]

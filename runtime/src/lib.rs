@@ -72,6 +72,38 @@ pub use error::{DecodeError, Error, ReplyError, ScriptError};
 pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
 pub use script::Script;
 
+/// The traits a parameter's Rust type must implement, one per header type.
+///
+/// Generated functions call them with each parameter, so a type that does
+/// not fit its directive fails to compile at the parameter with a note
+/// saying what fits. Bound a generic parameter with one of them to keep it
+/// generic:
+///
+/// ```
+/// use redlua::redis_script;
+///
+/// // lua/multiply.lua: %key key / %arg multiplier int / %return int
+/// #[redis_script("multiply.lua")]
+/// fn multiply<K: redlua::arg::Key>(key: K, multiplier: i64) -> i64;
+///
+/// let _by_name = multiply("counter", 2);
+/// let _by_bytes = multiply(&b"counter"[..], 2);
+/// ```
+///
+/// [`Key`](arg::Key), [`Str`](arg::Str) and [`Bytes`](arg::Bytes) may be
+/// implemented for your own types; [`Int`](arg::Int),
+/// [`Float`](arg::Float) and [`Bool`](arg::Bool) cover every Rust number
+/// and `bool` type already.
+pub mod arg {
+    pub use crate::encode::{Bool, Bytes, Float, Int, Key, Str};
+}
+
+/// The traits a `%return int` / `%return float` return type must
+/// implement; see the README's type table for the other header types.
+pub mod reply {
+    pub use crate::decode::{FromFloat, FromInt};
+}
+
 /// Generates a typed function that runs a Lua script file.
 ///
 /// `#[redis_script("path.lua")]` goes on a declaration without a body; the

@@ -93,8 +93,9 @@ impl Script {
         self.source
     }
 
-    /// True for scripts flagged `no-writes` (or `%readonly`): they run with
-    /// `EVALSHA_RO` and may be sent to replicas.
+    /// True for scripts whose first line is `#!lua flags=no-writes` (plus
+    /// any other flags): they run with `EVALSHA_RO` and may be sent to
+    /// replicas.
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }

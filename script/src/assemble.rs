@@ -266,7 +266,8 @@ fn resolve(dir: &[String], path: &str) -> Result<Vec<String>, Resolve> {
 /// `expr` (a KEYS/ARGV element, always a string) converted to `ty`.
 fn convert(ty: Type, expr: &str) -> String {
     match ty {
-        Type::Str | Type::Bytes => expr.to_string(),
+        // `redis` is refused for `%arg` by the signature check.
+        Type::Str | Type::Bytes | Type::Redis => expr.to_string(),
         Type::Int | Type::Float => format!("tonumber({expr})"),
         Type::Bool => format!("tonumber({expr}) ~= 0"),
         Type::List | Type::Dict | Type::Json => format!("cjson.decode({expr})"),

@@ -93,6 +93,10 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             if lua_check::undefined_name(&issue).is_some_and(|n| unrendered.contains(&n)) {
                 continue;
             }
+            // The flags line is checked by both; report it once.
+            if asm.errors.iter().any(|d| d.message == issue.message) {
+                continue;
+            }
             let diagnostic = map_issue(asm, &issue).unwrap_or_else(|| {
                 let mut d = Diagnostic::new(0, Default::default(), issue.message.clone());
                 d.help = issue.help.clone();

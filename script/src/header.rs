@@ -16,6 +16,8 @@ pub enum Type {
     List,
     Dict,
     Json,
+    /// `%return` only: decoded by redis-rs's `FromRedisValue`.
+    Redis,
 }
 
 /// `%key NAME[...]`
@@ -220,10 +222,11 @@ const TYPES: &[(&str, Type)] = &[
     ("dict", Type::Dict),
     ("dictionary", Type::Dict),
     ("json", Type::Json),
+    ("redis", Type::Redis),
 ];
 
 const TYPE_LIST: &str = "int (or integer), float (or number), str (or string), bytes, \
-bool (or boolean), list (or array), dict (or dictionary), json";
+bool (or boolean), list (or array), dict (or dictionary), json, redis (`%return` only)";
 
 const DIRECTIVES: &[&str] = &["key", "arg", "keys", "args", "return", "include", "pragma"];
 

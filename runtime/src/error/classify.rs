@@ -4,10 +4,10 @@
 //! decode and encode errors. [`is_noscript`] is the one test for "the server
 //! does not have the script".
 
-use redis::{ErrorKind, RedisError, ServerError, ServerErrorKind, Value};
+use redis::{ErrorKind, RedisError, ServerError, ServerErrorKind};
 
 use super::parse::{parse_script_error, split_code};
-use super::render::describe;
+pub(crate) use super::render::describe;
 use super::{DecodeError, EncodeError, Error, ReplyError, ScriptError};
 use crate::script::Script;
 
@@ -45,12 +45,35 @@ pub(crate) fn from_server_error(script: &'static Script, err: &ServerError) -> E
 }
 
 /// The reply did not decode as `expected`.
-pub(crate) fn decode(script: &'static Script, expected: &'static str, got: &Value) -> Error {
+#[cfg(test)]
+pub(crate) fn decode(script: &'static Script, expected: &'static str, got: &redis::Value) -> Error {
+    decode_detail(
+        script,
+        expected,
+        describe(got),
+        matches!(got, redis::Value::Nil),
+        None,
+        None,
+    )
+}
+
+/// The reply did not decode as `expected`; `got` already described, with
+/// the array element and a hint when known.
+pub(crate) fn decode_detail(
+    script: &'static Script,
+    expected: &'static str,
+    got: String,
+    got_null: bool,
+    index: Option<usize>,
+    hint: Option<&'static str>,
+) -> Error {
     Error::Decode(Box::new(DecodeError {
         script,
         expected,
-        got: describe(got),
-        got_null: matches!(got, Value::Nil),
+        got,
+        got_null,
+        index,
+        hint,
     }))
 }
 
@@ -164,6 +187,7 @@ fn locate(script: &'static Script, line: Option<usize>) -> Vec<(&'static str, u3
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redis::Value;
     use crate::script::LineOrigin;
 
     const MAIN: u16 = 0;

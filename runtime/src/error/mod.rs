@@ -355,6 +355,10 @@ pub struct DecodeError {
     expected: &'static str,
     got: String,
     got_null: bool,
+    /// For `TYPE[]`: the 0-based element that did not decode.
+    index: Option<usize>,
+    /// What to change in the script, when the reply's shape tells.
+    hint: Option<&'static str>,
 }
 
 impl DecodeError {
@@ -377,6 +381,12 @@ impl DecodeError {
     /// `bulk string "abc…"`, `array of 3`).
     pub fn got(&self) -> &str {
         &self.got
+    }
+
+    /// For an array reply (`%return TYPE[]`), the 0-based index of the
+    /// element that did not decode.
+    pub fn index(&self) -> Option<usize> {
+        self.index
     }
 }
 

@@ -99,12 +99,18 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "script `{}` ({}): reply does not decode as {}: got {}",
+            "script `{}` ({}): reply does not decode as {}: ",
             self.script_name(),
             self.path(),
             self.expected,
-            self.got
         )?;
+        if let Some(i) = self.index {
+            write!(f, "element {i} (0-based) of the array reply: ")?;
+        }
+        write!(f, "got {}", self.got)?;
+        if let Some(hint) = self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
         if self.got_null && !is_optional(self.expected) {
             // Header type names are single words; JSON targets are Rust type paths.
             let declared = if self.expected.chars().all(|c| c.is_ascii_lowercase()) {
@@ -128,6 +134,7 @@ impl fmt::Debug for DecodeError {
             .field("script", &self.script_name())
             .field("expected", &self.expected)
             .field("got", &self.got)
+            .field("index", &self.index)
             .finish()
     }
 }
@@ -197,7 +204,7 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// A short description of a reply for people.
-pub(super) fn describe(v: &Value) -> String {
+pub(crate) fn describe(v: &Value) -> String {
     match v {
         Value::Nil => "null".to_owned(),
         Value::Int(n) => format!("integer {n}"),

@@ -1,0 +1,3 @@
+%arg values str...
+%return str[]
+return values

@@ -1,0 +1,3 @@
+%key keys...
+%return bytes[]
+return keys

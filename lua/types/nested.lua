@@ -1,0 +1,2 @@
+%return redis
+return {"job", {7, "2.5"}, {"a", "b"}}

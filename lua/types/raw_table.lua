@@ -1,0 +1,3 @@
+-- Forgets cjson.encode: Redis sends the table as an array.
+%return dict
+return {1, 2}

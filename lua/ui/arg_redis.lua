@@ -1,0 +1,3 @@
+%arg x redis
+%return int
+return #x

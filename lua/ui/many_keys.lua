@@ -1,0 +1,3 @@
+%key keys...
+%return int
+return redis.call("EXISTS", unpack(keys))

@@ -1,0 +1,3 @@
+%key key
+%return int
+return redis.call("EXISTS", key)

@@ -1,0 +1,3 @@
+%key key
+%return redis[]
+return redis.call("ZRANGE", key, 0, -1, "WITHSCORES")
