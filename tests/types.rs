@@ -93,22 +93,51 @@ fn i128_text(value: i128) -> String;
 #[redis_script("types/int_text.lua")]
 fn u64_text(value: u64) -> String;
 
+#[redis_script("types/int_count.lua")]
+fn int_count(k: &str, n: i64) -> i64;
+
+#[redis_script("types/int_count.lua")]
+fn int_count_u64(k: &str, n: u64) -> i64;
+
 #[test]
-fn wide_ints_travel_as_exact_decimal_text() {
+fn ints_are_exact_within_2_pow_53_and_refused_beyond_it() {
     let (_s, mut con) = server();
+    let edge: i64 = 1 << 53;
+    // Every width carries an exact value within ±2^53.
     assert_eq!(
-        u64_text(u64::MAX).invoke(&mut con).unwrap(),
-        u64::MAX.to_string()
+        u64_text(edge as u64).invoke(&mut con).unwrap(),
+        edge.to_string()
     );
+    assert_eq!(u128_text(7).invoke(&mut con).unwrap(), "7");
     assert_eq!(
-        u128_text(u128::MAX).invoke(&mut con).unwrap(),
-        u128::MAX.to_string()
+        i128_text(-(edge as i128)).invoke(&mut con).unwrap(),
+        (-edge).to_string()
     );
-    assert_eq!(
-        i128_text(i128::MIN).invoke(&mut con).unwrap(),
-        i128::MIN.to_string()
-    );
-    assert_eq!(i128_text(-5).invoke(&mut con).unwrap(), "-5");
+    assert_eq!(int_count("calls", edge).invoke(&mut con).unwrap(), edge);
+    assert_eq!(int_count("calls", -edge).invoke(&mut con).unwrap(), -edge);
+    // One past it, Lua would round (2^53 + 1 arrives as 2^53): an encode
+    // error naming the parameter, and nothing sent.
+    let refused: Vec<redlua::Error> = vec![
+        int_count("calls", edge + 1).invoke(&mut con).unwrap_err(),
+        int_count("calls", -edge - 1).invoke(&mut con).unwrap_err(),
+        int_count("calls", i64::MAX).invoke(&mut con).unwrap_err(),
+        int_count_u64("calls", u64::MAX)
+            .invoke(&mut con)
+            .unwrap_err(),
+        u128_text(u128::MAX).invoke(&mut con).unwrap_err(),
+        i128_text(i128::MIN).invoke(&mut con).unwrap_err(),
+    ];
+    for e in &refused {
+        match e {
+            redlua::Error::Encode(enc) => {
+                assert!(["n", "value"].contains(&enc.param()), "{e}");
+                assert!(e.to_string().contains("outside ±2^53"), "{e}");
+            }
+            other => panic!("expected an encode error, got {other:?}"),
+        }
+    }
+    let calls: i64 = redis::cmd("GET").arg("calls").query(&mut con).unwrap();
+    assert_eq!(calls, 2, "the refused calls ran nothing");
 }
 
 #[test]

@@ -65,7 +65,7 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
                 quote_spanned!(span=> ::redlua::__private::encode::bytes(&mut #b, #value);)
             }
             ParamKind::Arg(HType::Int) => {
-                quote_spanned!(span=> ::redlua::__private::encode::int(&mut #b, #value);)
+                quote_spanned!(span=> ::redlua::__private::encode::int(&mut #b, #param_name, #value);)
             }
             ParamKind::Arg(HType::Float) => {
                 quote_spanned!(span=> ::redlua::__private::encode::float(&mut #b, #value);)

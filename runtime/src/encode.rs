@@ -156,47 +156,35 @@ impl<T: Bytes + ?Sized> Bytes for &T {
     note = "`int` accepts every integer type (`i64`, `u32`, `usize`, ...)"
 )]
 pub trait Int {
-    /// Appends the value as decimal text.
-    fn encode(&self, b: &mut Builder);
+    /// The value, when Lua can hold it exactly (see [`MAX_EXACT_INT`]);
+    /// otherwise its decimal text, for the error.
+    #[doc(hidden)]
+    fn exact(&self) -> Result<i64, String>;
 }
+
+/// The largest magnitude an `int` argument may have: Lua 5.1 numbers are
+/// doubles, exact only up to 2^53, so `tonumber` would round anything
+/// larger (`i64::MAX` arrives as `9.2233720368547758e+18`).
+pub const MAX_EXACT_INT: i64 = 1 << 53;
 
 macro_rules! int_impls {
     ($($t:ty)*) => {$(
         impl Int for $t {
             #[inline]
-            fn encode(&self, b: &mut Builder) {
-                // redis-rs writes i64 with itoa, no allocation.
-                b.push_int(*self as i64);
-            }
-        }
-    )*};
-}
-// Every type here converts to i64 without loss.
-int_impls!(i8 i16 i32 i64 isize u8 u16 u32);
-
-macro_rules! wide_int_impls {
-    ($($t:ty)*) => {$(
-        impl Int for $t {
-            #[inline]
-            fn encode(&self, b: &mut Builder) {
+            fn exact(&self) -> Result<i64, String> {
                 match i64::try_from(*self) {
-                    Ok(small) => b.push_int(small),
-                    Err(_) => {
-                        let mut t = Text::new();
-                        let _ = std::fmt::Write::write_fmt(&mut t, format_args!("{self}"));
-                        b.push(t.as_bytes());
-                    }
+                    Ok(v) if (-MAX_EXACT_INT..=MAX_EXACT_INT).contains(&v) => Ok(v),
+                    _ => Err(self.to_string()),
                 }
             }
         }
     )*};
 }
-// Values past i64 are written exactly as decimal text, never clamped.
-wide_int_impls!(i128 u64 u128 usize);
+int_impls!(i8 i16 i32 i64 isize u8 u16 u32 i128 u64 u128 usize);
 
 impl<T: Int + ?Sized> Int for &T {
-    fn encode(&self, b: &mut Builder) {
-        (**self).encode(b)
+    fn exact(&self) -> Result<i64, String> {
+        (**self).exact()
     }
 }
 
@@ -370,8 +358,19 @@ pub fn bytes<T: Bytes + ?Sized>(b: &mut Builder, v: &T) {
 }
 
 #[inline]
-pub fn int<T: Int + ?Sized>(b: &mut Builder, v: &T) {
-    v.encode(b);
+pub fn int<T: Int + ?Sized>(b: &mut Builder, param: &'static str, v: &T) {
+    match v.exact() {
+        // redis-rs writes i64 with itoa, no allocation.
+        Ok(v) => b.push_int(v),
+        Err(text) => b.fail(
+            param,
+            format!(
+                "{text} is outside ±2^53 ({MAX_EXACT_INT}), the integers a Lua number holds \
+                 exactly: the script would see a rounded value; nothing was sent (pass it as \
+                 `str` if the script only stores or compares it)"
+            ),
+        ),
+    }
 }
 
 #[inline]

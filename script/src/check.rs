@@ -86,6 +86,10 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             true => lua_check::Declared {
                 keys: count(|k| *k == ParamKind::Key),
                 args: count(|k| *k != ParamKind::Key),
+                returns_int: asm
+                    .ret
+                    .as_ref()
+                    .is_some_and(|r| r.decl.ty == crate::header::Type::Int && !r.decl.array),
             },
             false => lua_check::Declared::default(),
         };

@@ -76,6 +76,8 @@ pub fn check(
 pub struct Declared {
     pub keys: Option<usize>,
     pub args: Option<usize>,
+    /// `%return int`: a returned Lua number reaches the caller truncated.
+    pub returns_int: bool,
 }
 
 /// [`check`], also refusing `KEYS[n]` / `ARGV[n]` with a literal `n` past
@@ -137,6 +139,20 @@ pub fn undefined_name(issue: &LuaIssue) -> Option<&str> {
         })?;
     rest.split('`').next()
 }
+
+/// Error codes that clients (redlua, redis-rs' cluster client, ...) treat as
+/// the server's own refusal or redirection of a command.
+pub const SERVER_CODES: &[&str] = &[
+    "NOSCRIPT",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "LOADING",
+    "MASTERDOWN",
+    "READONLY",
+    "MOVED",
+    "ASK",
+    "BUSY",
+];
 
 /// Stack of the checker's thread.
 const STACK_BYTES: usize = 256 << 20;
@@ -1409,6 +1425,11 @@ impl<'a, 'o> Walker<'a, 'o> {
         }
         match block.last_stmt() {
             Some(LastStmt::Return(ret)) => {
+                if self.opts.declared.returns_int && self.varargs.len() == 1 {
+                    if let Some(first) = ret.returns().iter().next() {
+                        self.check_int_return(first);
+                    }
+                }
                 for e in ret.returns().iter() {
                     self.expr(e);
                 }
@@ -1571,6 +1592,91 @@ impl<'a, 'o> Walker<'a, 'o> {
                 )),
             ));
         }
+    }
+
+    /// The script's own `return` under `%return int` of a value the check
+    /// can see is fractional: Redis truncates a Lua number to an integer
+    /// reply (3.9 -> 3; 1e20 and NaN -> i64::MIN), so the caller cannot tell.
+    fn check_int_return(&mut self, e: &'a Expression) {
+        let e = match e {
+            Expression::Parentheses { expression, .. } => &**expression,
+            e => e,
+        };
+        let why = match e {
+            Expression::Number(t) => {
+                let text = t.token().to_string();
+                let fractional = text
+                    .trim()
+                    .parse::<f64>()
+                    .is_ok_and(|v| v.fract() != 0.0 || v.abs() > 2f64.powi(53));
+                fractional.then_some("a fractional (or huge) number literal")
+            }
+            Expression::BinaryOperator {
+                binop: BinOp::Slash(_),
+                ..
+            } => Some("a division"),
+            Expression::BinaryOperator {
+                binop: BinOp::Caret(_),
+                ..
+            } => Some("a power"),
+            Expression::FunctionCall(call) => match (call.prefix(), call.suffixes().next()) {
+                (Prefix::Name(lib), Some(Suffix::Index(Index::Dot { name, .. })))
+                    if name_of(lib) == "math"
+                        && !matches!(name_of(name), "floor" | "ceil" | "max" | "min" | "abs") =>
+                {
+                    Some("a `math` function")
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(why) = why else {
+            return;
+        };
+        let token = e.tokens().next();
+        let Some(token) = token else {
+            return;
+        };
+        let i = self.at_token(
+            Severity::Warning,
+            token,
+            format!("`%return int` of {why}: Redis truncates a Lua number to an integer reply"),
+        );
+        i.label = Some("may not be a whole number".to_string());
+        i.help = Some(
+            "wrap it in `math.floor(...)` to say so, or declare `%return float` and return \
+             `string.format('%.17g', x)` to keep the fraction"
+                .to_string(),
+        );
+    }
+
+    /// An error reply built from a literal whose code is one clients take
+    /// for the server's own condition (NOSCRIPT is read as a cache miss,
+    /// TRYAGAIN/MOVED/... are retried by cluster clients): the script, which
+    /// already ran, would run again.
+    fn check_error_code(&mut self, e: &'a Expression) {
+        let Expression::String(token) = e else {
+            return;
+        };
+        let Some(text) = string_literal(token) else {
+            return;
+        };
+        let code = text.split_whitespace().next().unwrap_or("");
+        if !SERVER_CODES.contains(&code) {
+            return;
+        }
+        let i = self.at_token(
+            Severity::Error,
+            token,
+            format!("the error code `{code}` is one the server itself sends"),
+        );
+        i.label = Some("read by clients as a server condition".to_string());
+        i.help = Some(format!(
+            "clients react to `{code}` as if the server had refused the command (reloading, \
+             redirecting or retrying it), so a script that already wrote would run again: use \
+             a code of your own, e.g. `{}`",
+            text.replacen(code, &format!("E{code}"), 1)
+        ));
     }
 
     /// `KEYS[n]` / `ARGV[n]` with a literal `n` the call never sends.
@@ -1783,7 +1889,12 @@ impl<'a, 'o> Walker<'a, 'o> {
                     self.expr(key);
                     val = val.join(self.expr(value).derived());
                 }
-                Field::NameKey { value, .. } => val = val.join(self.expr(value).derived()),
+                Field::NameKey { key, value, .. } => {
+                    if name_of(key) == "err" {
+                        self.check_error_code(value);
+                    }
+                    val = val.join(self.expr(value).derived())
+                }
                 Field::NoKey(value) => val = val.join(self.expr(value).derived()),
                 _ => {}
             }
@@ -1890,6 +2001,11 @@ impl<'a, 'o> Walker<'a, 'o> {
                         _ => None,
                     };
                     val = call_result(path, &args);
+                    if let (Some(("redis", Some("error_reply"))), Some((_, Some(first)))) =
+                        (path, args.first())
+                    {
+                        self.check_error_code(first);
+                    }
                     if alias || matches!(path, Some(("redis", Some("call" | "pcall")))) {
                         self.redis_call(&args);
                     }
@@ -2155,6 +2271,7 @@ mod tests {
         let declared = Declared {
             keys: Some(1),
             args: Some(0),
+            returns_int: false,
         };
         let issues = check_declared(
             "local a = KEYS[1]\nlocal b = KEYS[2]\nreturn ARGV[1] .. a .. b\n",
@@ -2179,6 +2296,7 @@ mod tests {
         let open = Declared {
             keys: None,
             args: Some(1),
+            returns_int: false,
         };
         let src = "local i = 3\nreturn KEYS[i] .. KEYS[9] .. ARGV[1]\n";
         assert!(errors(&check_declared(src, &[], &[], &[], open)).is_empty());
@@ -2221,6 +2339,54 @@ mod tests {
                 .message
                 .contains("string.fromat")
         );
+    }
+
+    #[test]
+    fn literal_server_error_codes_are_errors() {
+        for (src, col) in [
+            ("return redis.error_reply('NOSCRIPT gone')\n", 26),
+            ("return {err = 'TRYAGAIN later'}\n", 15),
+            ("error({err = \"MOVED 1 x\"})\n", 14),
+            ("return redis.error_reply(\"BUSY\")\n", 26),
+        ] {
+            let e = only_error(src);
+            assert_eq!(e.col, col, "{src}");
+            assert!(e.message.contains("one the server itself sends"), "{e:?}");
+            assert!(e.help.unwrap().contains("use a code of your own"), "{src}");
+        }
+        // Other codes, and codes that only start the same, are the script's own.
+        assert_clean("return redis.error_reply('NOTFOUND x')\n");
+        assert_clean("return {err = 'NOSCRIPTS x'}\n");
+        assert_clean("local t = {ok = 'MOVED'}\nreturn t\n");
+    }
+
+    #[test]
+    fn fractional_returns_under_return_int_warn() {
+        let int = Declared {
+            returns_int: true,
+            ..Declared::default()
+        };
+        for src in [
+            "return 3.9\n",
+            "local a = 1\nreturn a / 2\n",
+            "return (math.sqrt(2))\n",
+            "return 1e20\n",
+            "return 2 ^ 0.5\n",
+        ] {
+            let issues = check_declared(src, &[], &[], &[], int);
+            let w = warnings(&issues);
+            assert_eq!(w.len(), 1, "{src}: {issues:#?}");
+            assert!(w[0].message.contains("truncates"), "{src}");
+        }
+        for src in [
+            "return 3\n",
+            "return math.floor(7 / 2)\n",
+            "local function f() return 1.5 end\nreturn 1\n",
+        ] {
+            assert!(check_declared(src, &[], &[], &[], int).is_empty(), "{src}");
+        }
+        // Under another %return, a float is fine.
+        assert_clean("return 3.9\n");
     }
 
     fn only_error(src: &str) -> LuaIssue {

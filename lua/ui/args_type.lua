@@ -1,0 +1,3 @@
+%args argv int
+%return int
+return #ARGV

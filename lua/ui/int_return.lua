@@ -1,0 +1,4 @@
+%key k
+%return int
+local n = redis.call("INCR", k)
+return n / 2
