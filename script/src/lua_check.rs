@@ -1037,6 +1037,11 @@ struct Val {
     /// May be `redis.call` or `redis.pcall` itself (`local rcall =
     /// redis.call`): a call of it is checked like theirs.
     rcall: bool,
+    /// Comes from an argument (`ARGV`, a `%arg`): a key built from it is
+    /// on the declared keys' slot only if the caller gives it their tag.
+    arg: bool,
+    /// Comes from a `redis.call` reply: a key built from it is not declared.
+    reply: bool,
 }
 
 impl Val {
@@ -1044,21 +1049,29 @@ impl Val {
         lit: false,
         key: false,
         rcall: false,
+        arg: false,
+        reply: false,
     };
     const OPAQUE: Val = Val {
         lit: false,
         key: true,
         rcall: false,
+        arg: false,
+        reply: false,
     };
     const LITERAL: Val = Val {
         lit: true,
         key: false,
         rcall: false,
+        arg: false,
+        reply: false,
     };
     const REDIS_CALL: Val = Val {
         lit: false,
         key: false,
         rcall: true,
+        arg: false,
+        reply: false,
     };
 
     fn join(self, other: Val) -> Val {
@@ -1066,6 +1079,8 @@ impl Val {
             lit: self.lit || other.lit,
             key: self.key || other.key,
             rcall: self.rcall || other.rcall,
+            arg: self.arg || other.arg,
+            reply: self.reply || other.reply,
         }
     }
 
@@ -1075,6 +1090,8 @@ impl Val {
             lit: false,
             key: self.key,
             rcall: false,
+            arg: self.arg,
+            reply: self.reply,
         }
     }
 }
@@ -1160,6 +1177,11 @@ fn analyze(ast: &Ast, lines: &Lines, opts: &Options) -> Vec<LuaIssue> {
 fn call_result(path: Option<(&str, Option<&str>)>, args: &[(Val, Option<&Expression>)]) -> Val {
     let joined = args.iter().fold(Val::PLAIN, |acc, (v, _)| acc.join(*v));
     match path {
+        // What Redis answers is data, not one of the declared keys.
+        Some(("redis", Some("call" | "pcall"))) => Val {
+            reply: true,
+            ..Val::PLAIN
+        },
         Some(("tostring", None)) => joined,
         Some(("string", Some(m))) if STRING_BUILDERS.contains(&m) => joined,
         Some(_) => joined.derived(),
@@ -1317,10 +1339,13 @@ impl<'a, 'o> Walker<'a, 'o> {
     }
 
     fn global_val(name: &str) -> Val {
-        if name == "KEYS" {
-            Val::OPAQUE
-        } else {
-            Val::PLAIN
+        match name {
+            "KEYS" => Val::OPAQUE,
+            "ARGV" => Val {
+                arg: true,
+                ..Val::PLAIN
+            },
+            _ => Val::PLAIN,
         }
     }
 
@@ -2169,20 +2194,39 @@ impl<'a, 'o> Walker<'a, 'o> {
                 // MIGRATE's key is `""` when it uses its KEYS form.
                 let empty = matches!(expr, Expression::String(t) if string_literal(t) == Some(""));
                 if val.lit && !val.key && !empty {
-                    if let Some(i) = self.at_node(
-                        Severity::Warning,
-                        expr,
-                        "key built from literals: it will not work on Redis Cluster; declare it with %key"
-                            .to_string(),
-                    ) {
-                        i.label = Some("not a declared key".to_string());
-                        i.help = Some(
-                            "pass the key in with `%key name` (or add `flags=no-cluster` if the script never runs on a cluster)"
-                                .to_string(),
-                        );
-                    }
+                    self.literal_key(expr, *val);
                 }
             }
+        }
+    }
+
+    /// A key position holding a value built from literals and no declared
+    /// key: what it means on Redis Cluster depends on what else it holds.
+    fn literal_key(&mut self, expr: &'a Expression, val: Val) {
+        let (message, help) = if val.arg {
+            (
+                "key built from an argument and literals: on Redis Cluster it must hash to the \
+                 declared keys' slot",
+                "this works on a cluster only when the argument carries the same `{hash tag}` \
+                 as the declared keys (e.g. `{user:1}:jobs:`): make sure callers pass it so, or \
+                 declare the key with `%key name` (or add `flags=no-cluster`)",
+            )
+        } else if val.reply {
+            (
+                "key built from literals and a `redis.call` reply: it is not a declared key and \
+                 will not work on Redis Cluster",
+                "declare it with `%key name` and build it in the caller, or put the declared \
+                 keys' `{hash tag}` in the literal (or add `flags=no-cluster`)",
+            )
+        } else {
+            (
+                "key built from literals: it will not work on Redis Cluster; declare it with %key",
+                "pass the key in with `%key name` (or add `flags=no-cluster` if the script never runs on a cluster)",
+            )
+        };
+        if let Some(i) = self.at_node(Severity::Warning, expr, message.to_string()) {
+            i.label = Some("not a declared key".to_string());
+            i.help = Some(help.to_string());
         }
     }
 }
@@ -2852,9 +2896,29 @@ return redis.call('HGET', user, 'x')
         assert!(errors(&issues).is_empty(), "{issues:#?}");
         issues
             .iter()
-            .filter(|i| i.message.starts_with("key built from literals"))
+            .filter(|i| i.message.starts_with("key built from"))
             .map(|i| (i.line, i.col, i.len))
             .collect()
+    }
+
+    #[test]
+    fn literal_key_warnings_say_what_must_hold() {
+        // A prefix from an argument (BullMQ's baseKey with a {hash tag}):
+        // fine on a cluster when the tag matches, so say that.
+        let issues = run("local base = ARGV[1]\nreturn redis.call('GET', base .. 'x' .. ':lock')\n");
+        let w = warnings(&issues);
+        assert_eq!(w.len(), 1, "{issues:#?}");
+        assert!(w[0].message.contains("must hash to the declared keys' slot"), "{:?}", w[0]);
+        assert!(!w[0].message.contains("will not work"));
+        assert!(w[0].help.as_ref().unwrap().contains("{hash tag}"));
+        // Literals plus a redis.call reply (sidekiq-unique-jobs) were missed.
+        let src = "local identity = redis.call('GET', KEYS[1])\nreturn redis.call('EXISTS', 'uniquejobs:heartbeat:' .. identity)\n";
+        let issues = run(src);
+        let w = warnings(&issues);
+        assert_eq!(w.len(), 1, "{issues:#?}");
+        assert!(w[0].message.contains("`redis.call` reply"), "{:?}", w[0]);
+        // A declared key with a suffix is still fine.
+        assert!(warnings(&run("return redis.call('GET', KEYS[1] .. ':x')\n")).is_empty());
     }
 
     #[test]
