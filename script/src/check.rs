@@ -2,7 +2,9 @@
 //! back to the `.lua` file and line it came from.
 
 use crate::assemble::{Assembled, ParamKind};
-use crate::diag::{line_of, span_at, Diagnostic};
+use std::collections::HashMap;
+
+use crate::diag::{line_of, Diagnostic, Span};
 use crate::lua_check::{self, LuaIssue};
 
 pub use crate::lua_check::Severity;
@@ -93,6 +95,7 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             },
             false => lua_check::Declared::default(),
         };
+        let mapper = Mapper::new(asm);
         for issue in lua_check::check_declared(&asm.source, &params, &keys, &asm.flags, declared) {
             if lua_check::undefined_name(&issue).is_some_and(|n| unrendered.contains(&n)) {
                 continue;
@@ -101,7 +104,7 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             if asm.errors.iter().any(|d| d.message == issue.message) {
                 continue;
             }
-            let diagnostic = map_issue(asm, &issue).unwrap_or_else(|| {
+            let diagnostic = mapper.map(&issue).unwrap_or_else(|| {
                 let mut d = Diagnostic::new(0, Default::default(), issue.message.clone());
                 d.help = issue.help.clone();
                 d.notes
@@ -115,6 +118,45 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
         }
     }
     out.sort_by_key(|f| f.severity != Severity::Error);
+    cap(out)
+}
+
+/// Findings shown per severity: past this, one more says how many were left
+/// out (a generated script with thousands of mistakes must not print
+/// megabytes or take minutes).
+pub const MAX_FINDINGS: usize = 50;
+
+fn cap(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for severity in [Severity::Error, Severity::Warning] {
+        let of: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .cloned()
+            .collect();
+        let total = of.len();
+        out.extend(of.into_iter().take(MAX_FINDINGS));
+        if total > MAX_FINDINGS {
+            let what = match severity {
+                Severity::Error => "errors",
+                Severity::Warning => "warnings",
+            };
+            let first = out.last().map_or(0, |f: &Finding| f.diagnostic.file);
+            let mut d = Diagnostic::new(
+                first,
+                Span::default(),
+                format!(
+                    "{} more {what} in this script are not shown",
+                    total - MAX_FINDINGS
+                ),
+            );
+            d.help = Some(format!("fix the first {MAX_FINDINGS} and build again"));
+            out.push(Finding {
+                severity,
+                diagnostic: d,
+            });
+        }
+    }
     out
 }
 
@@ -147,53 +189,126 @@ fn render(asm: &Assembled, d: &Diagnostic) -> String {
     }
 }
 
-/// Maps an issue found in the assembled script back to the `.lua` file and
-/// line it came from, with the include chain as notes.
-fn map_issue(asm: &Assembled, issue: &LuaIssue) -> Option<Diagnostic> {
-    let origin = asm.lines.get(issue.line.checked_sub(1)?)?;
-    let file = asm.files.get(origin.file)?;
-    let line_text = file.text.lines().nth(origin.line.checked_sub(1)?)?;
-    // A directive line was rendered to different Lua text: columns in it do
-    // not match the file, so point at the directive's name instead.
-    let rendered = asm.source.lines().nth(issue.line - 1).unwrap_or("");
-    let span = if rendered.trim_end_matches('\r') != line_text.trim_end_matches('\r') {
-        asm.params
-            .iter()
-            .find(|p| {
-                p.file == origin.file && line_of(&file.text, p.name_span.start).0 == origin.line
-            })
-            .map(|p| p.name_span)
-            .unwrap_or_else(|| span_at(&file.text, origin.line, 1, line_text.chars().count()))
-    } else {
-        span_at(&file.text, origin.line, issue.col, issue.len)
-    };
-    let mut d = Diagnostic::new(origin.file, span, issue.message.clone());
-    d.label = issue.label.clone();
-    d.help = issue.help.clone();
-    let directive = line_text
-        .trim_start()
-        .strip_prefix('%')
-        .is_some_and(|rest| {
-            ["key", "arg", "return", "include", "pragma"]
-                .iter()
-                .any(|d| rest.starts_with(d))
-        });
-    if directive && rendered == line_text {
-        d.notes.push(
-            "directives are read only in the header, the lines before the first line of Lua \
-             code; below it this line is Lua"
-                .to_string(),
-        );
-        d.help = Some("move the directive above the script's first line of code".to_string());
+/// Byte offsets where each line of a text starts: a line lookup is a
+/// binary search or an index, not a scan from the start of the text (a
+/// script with thousands of findings stays linear).
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { starts }
     }
-    let mut via = origin.via;
-    while let Some(site) = via.and_then(|v| asm.includes.get(v)) {
-        let from = asm.files.get(site.file).map_or("?", |f| f.display.as_str());
-        d.notes.push(format!("included from {from}:{}", site.line));
-        via = site.via;
-        if d.notes.len() > asm.includes.len() {
-            break;
+
+    /// The 1-based line `n` of `text`, without its line ending, and where it starts.
+    fn line<'t>(&self, text: &'t str, n: usize) -> Option<(usize, &'t str)> {
+        let start = *self.starts.get(n.checked_sub(1)?)?;
+        if start >= text.len() && n > 1 {
+            return None;
+        }
+        let end = self.starts.get(n).map_or(text.len(), |e| e - 1);
+        Some((start, text[start..end].trim_end_matches('\r')))
+    }
+
+    /// The 1-based line holding byte `pos`.
+    fn line_of(&self, pos: usize) -> usize {
+        self.starts.partition_point(|&s| s <= pos)
+    }
+}
+
+/// What mapping issues back needs, computed once per script.
+struct Mapper<'a> {
+    asm: &'a Assembled,
+    source: LineIndex,
+    files: Vec<LineIndex>,
+    /// The name span of each parameter, by (file, line) of its directive.
+    directive_names: HashMap<(usize, usize), Span>,
+}
+
+impl<'a> Mapper<'a> {
+    fn new(asm: &'a Assembled) -> Self {
+        let files: Vec<LineIndex> = asm.files.iter().map(|f| LineIndex::new(&f.text)).collect();
+        let mut directive_names = HashMap::new();
+        for p in &asm.params {
+            if let Some(index) = files.get(p.file) {
+                let line = index.line_of(p.name_span.start);
+                directive_names.entry((p.file, line)).or_insert(p.name_span);
+            }
+        }
+        Mapper {
+            asm,
+            source: LineIndex::new(&asm.source),
+            files,
+            directive_names,
         }
     }
-    Some(d)
+
+    /// Maps an issue found in the assembled script back to the `.lua` file
+    /// and line it came from, with the include chain as notes.
+    fn map(&self, issue: &LuaIssue) -> Option<Diagnostic> {
+        let asm = self.asm;
+        let origin = asm.lines.get(issue.line.checked_sub(1)?)?;
+        let file = asm.files.get(origin.file)?;
+        let (line_start, line_text) = self.files.get(origin.file)?.line(&file.text, origin.line)?;
+        let rendered = self
+            .source
+            .line(&asm.source, issue.line)
+            .map_or("", |(_, l)| l);
+        // A directive line was rendered to different Lua text: columns in it
+        // do not match the file, so point at the directive's name instead.
+        let span = if rendered != line_text {
+            self.directive_names
+                .get(&(origin.file, origin.line))
+                .copied()
+                .unwrap_or_else(|| Span::new(line_start, line_start + line_text.len()))
+        } else {
+            span_in_line(line_start, line_text, issue.col, issue.len)
+        };
+        let mut d = Diagnostic::new(origin.file, span, issue.message.clone());
+        d.label = issue.label.clone();
+        d.help = issue.help.clone();
+        let directive = line_text
+            .trim_start()
+            .strip_prefix('%')
+            .is_some_and(|rest| {
+                ["key", "arg", "return", "include", "pragma"]
+                    .iter()
+                    .any(|d| rest.starts_with(d))
+            });
+        if directive && rendered == line_text {
+            d.notes.push(
+                "directives are read only in the header, the lines before the first line of Lua \
+                 code; below it this line is Lua"
+                    .to_string(),
+            );
+            d.help = Some("move the directive above the script's first line of code".to_string());
+        }
+        let mut via = origin.via;
+        while let Some(site) = via.and_then(|v| asm.includes.get(v)) {
+            let from = asm.files.get(site.file).map_or("?", |f| f.display.as_str());
+            d.notes.push(format!("included from {from}:{}", site.line));
+            via = site.via;
+            if d.notes.len() > asm.includes.len() {
+                break;
+            }
+        }
+        Some(d)
+    }
+}
+
+/// Byte span of `len` characters at 1-based char column `col` of a line.
+fn span_in_line(line_start: usize, line_text: &str, col: usize, len: usize) -> Span {
+    let byte_at = |chars: usize| {
+        line_text
+            .char_indices()
+            .nth(chars)
+            .map_or(line_text.len(), |(i, _)| i)
+    };
+    let start = byte_at(col.saturating_sub(1));
+    let end = byte_at(col.saturating_sub(1) + len.max(1));
+    Span::new(line_start + start, line_start + end.max(start))
 }

@@ -68,19 +68,27 @@ impl Diagnostic {
         let line_end = text[line_start..]
             .find('\n')
             .map_or(text.len(), |i| line_start + i);
-        let line_text = text[line_start..line_end].trim_end_matches('\r');
+        let full_line = text[line_start..line_end].trim_end_matches('\r');
         let col = text[line_start..start].chars().count() + 1;
         // Carets cover the span's part on its first line, at least one.
-        let caret_end = end.min(line_start + line_text.len()).max(start);
-        let carets = text[start..caret_end].chars().count().max(1);
+        let caret_end = end.min(line_start + full_line.len()).max(start);
+        let carets = text[start..caret_end].chars().count().max(1).min(EXCERPT);
+        // A very long line is shown as a window around the span, so many
+        // findings on one huge line do not print it whole each time.
+        let (shown, skipped) = excerpt(full_line, col - 1);
         let gutter = line_no.to_string().len();
         let pad = " ".repeat(gutter);
         let mut out = format!("{}\n{pad}--> {path}:{line_no}:{col}\n", self.message);
-        out.push_str(&format!("{pad} |\n{line_no} | {line_text}\n"));
-        let indent: String = line_text
-            .chars()
-            .take(col - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
+        out.push_str(&format!("{pad} |\n{line_no} | {shown}\n"));
+        let lead = if skipped > 0 { 3 } else { 0 };
+        let indent: String = std::iter::repeat_n(' ', lead)
+            .chain(
+                full_line
+                    .chars()
+                    .skip(skipped)
+                    .take(col - 1 - skipped)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' }),
+            )
             .collect();
         out.push_str(&format!("{pad} | {indent}{}", "^".repeat(carets)));
         if let Some(label) = &self.label {
@@ -97,6 +105,29 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// Characters of a source line shown around a finding.
+const EXCERPT: usize = 160;
+
+/// `line`, or a window of it around char `col0` (0-based) marked with `...`
+/// at the cut ends; and how many chars were cut at the start.
+fn excerpt(line: &str, col0: usize) -> (String, usize) {
+    let len = line.chars().count();
+    if len <= EXCERPT + 40 {
+        return (line.to_string(), 0);
+    }
+    let skip = col0
+        .saturating_sub(EXCERPT / 4)
+        .min(len.saturating_sub(EXCERPT));
+    let mut shown: String = line.chars().skip(skip).take(EXCERPT).collect();
+    if skip + EXCERPT < len {
+        shown.push_str("...");
+    }
+    if skip > 0 {
+        shown.insert_str(0, "...");
+    }
+    (shown, skip)
 }
 
 /// 1-based line number of byte `pos`, and the byte where that line starts.

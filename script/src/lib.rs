@@ -25,7 +25,7 @@
 //! ```
 
 pub mod assemble;
-mod check;
+pub mod check;
 pub mod diag;
 pub mod header;
 pub mod lua_check;

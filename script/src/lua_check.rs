@@ -2905,10 +2905,16 @@ return redis.call('HGET', user, 'x')
     fn literal_key_warnings_say_what_must_hold() {
         // A prefix from an argument (BullMQ's baseKey with a {hash tag}):
         // fine on a cluster when the tag matches, so say that.
-        let issues = run("local base = ARGV[1]\nreturn redis.call('GET', base .. 'x' .. ':lock')\n");
+        let issues =
+            run("local base = ARGV[1]\nreturn redis.call('GET', base .. 'x' .. ':lock')\n");
         let w = warnings(&issues);
         assert_eq!(w.len(), 1, "{issues:#?}");
-        assert!(w[0].message.contains("must hash to the declared keys' slot"), "{:?}", w[0]);
+        assert!(
+            w[0].message
+                .contains("must hash to the declared keys' slot"),
+            "{:?}",
+            w[0]
+        );
         assert!(!w[0].message.contains("will not work"));
         assert!(w[0].help.as_ref().unwrap().contains("{hash tag}"));
         // Literals plus a redis.call reply (sidekiq-unique-jobs) were missed.
