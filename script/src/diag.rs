@@ -72,7 +72,7 @@ impl Diagnostic {
         let col = text[line_start..start].chars().count() + 1;
         // Carets cover the span's part on its first line, at least one.
         let caret_end = end.min(line_start + full_line.len()).max(start);
-        let carets = text[start..caret_end].chars().count().max(1).min(EXCERPT);
+        let carets = text[start..caret_end].chars().count().clamp(1, EXCERPT);
         // A very long line is shown as a window around the span, so many
         // findings on one huge line do not print it whole each time.
         let (shown, skipped) = excerpt(full_line, col - 1);
