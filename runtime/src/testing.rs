@@ -31,7 +31,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -495,6 +495,13 @@ impl ServerVersion {
         self.redis_level() >= (7, 0, 0)
     }
 
+    /// `INFO commandstats` counts subcommands apart (`cmdstat_script|load`)
+    /// and ACL rules name them (`-script|load`): Redis 7.0+, every Valkey.
+    /// Redis 6.2 counts and controls only whole commands.
+    pub fn has_subcommand_stats(&self) -> bool {
+        self.redis_level() >= (7, 0, 0)
+    }
+
     /// The `server` global, an alias of `redis` in scripts (Valkey only).
     pub fn has_server_global(&self) -> bool {
         self.is_valkey()
@@ -660,8 +667,9 @@ impl RedisServerBuilder {
 /// A `redis-server` process that lives as long as this value.
 ///
 /// It listens on 127.0.0.1 only, keeps no data on disk (`--save ""
-/// --appendonly no`), works in its own temporary directory and, on Redis
-/// 7.0 and later, allows the `DEBUG` command. Dropping it kills the process,
+/// --appendonly no`), syncs a replica at once (`--repl-diskless-sync-delay
+/// 0`), works in its own temporary directory and, on Redis 7.0 and later
+/// and Valkey, allows the `DEBUG` command. Dropping it kills the process,
 /// waits for it to exit and removes the directory; this also happens while a
 /// panicking test unwinds. (A test process killed by a signal cannot clean
 /// up: its servers then outlive it.)
@@ -842,7 +850,9 @@ impl RedisServer {
             // libtest runs each test on a thread named after it.
             let current = thread::current();
             let test = current.name().unwrap_or("test");
-            eprintln!("SKIP {test}: {why} (server {})", self.version);
+            // Written to the stderr handle, not with eprintln!, which libtest
+            // captures and shows only for failing tests: a skip must show.
+            let _ = writeln!(io::stderr(), "SKIP {test}: {why} (server {})", self.version);
         }
         !supported
     }
@@ -899,6 +909,9 @@ impl RedisServer {
             .args(["--save", ""])
             .args(["--appendonly", "no"])
             .args(["--daemonize", "no"])
+            // A replica's first sync would otherwise wait 5 s for more
+            // replicas (Valkey 9.1 and Redis 8 send it diskless after that delay).
+            .args(["--repl-diskless-sync-delay", "0"])
             .arg("--dir")
             .arg(&dir);
         if self.is_7() {
@@ -1192,6 +1205,10 @@ impl RedisCluster {
 /// (`"evalsha"`, `"evalsha_ro"`, `"script|load"`, ...); 0 when it never ran.
 /// Tests use it to count round trips a script call cost.
 ///
+/// Redis 6.2 counts subcommands under their command only (`cmdstat_script`
+/// for every `SCRIPT` subcommand), so `"script|load"` is always 0 there: see
+/// [`ServerVersion::has_subcommand_stats`].
+///
 /// ```
 /// use redlua::testing::{command_calls, RedisServer};
 ///
@@ -1206,13 +1223,15 @@ pub fn command_calls(con: &mut dyn redis::ConnectionLike, command: &str) -> u64 
         .arg("commandstats")
         .query(con)
         .unwrap_or_default();
-    let prefix = format!("cmdstat_{command}:calls=");
-    stats
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    let calls = |name: &str| {
+        let prefix = format!("cmdstat_{name}:calls=");
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+    };
+    calls(command).unwrap_or(0)
 }
 
 /// A connection that counts its round trips (one per packed request or
@@ -1641,7 +1660,7 @@ mod tests {
         let v = info_version(INFO_REDIS_6_2);
         assert_eq!(v.to_string(), "Redis 6.2.5");
         assert!(!v.has_script_flags() && !v.has_evalsha_ro() && !v.has_functions());
-        assert!(!v.has_cluster_port() && !v.has_server_global());
+        assert!(!v.has_cluster_port() && !v.has_server_global() && !v.has_subcommand_stats());
         assert!(!v.runtime_error_names_sha());
 
         let v = info_version(INFO_REDIS_7_0);
@@ -1661,6 +1680,7 @@ mod tests {
         assert_eq!(v.to_string(), "Valkey 8.1.8");
         assert!(v.is_valkey() && v.has_server_global() && v.has_evalsha_ro());
         assert!(v.has_script_flags() && v.has_functions() && v.has_cluster_port());
+        assert!(v.has_subcommand_stats());
         assert!(v.runtime_error_names_sha());
 
         let v = info_version(INFO_VALKEY_9_1);
