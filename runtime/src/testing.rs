@@ -1078,6 +1078,12 @@ impl RedisCluster {
         self.nodes[0].server_version()
     }
 
+    /// [`RedisServer::skip_unless`] for a cluster test: true, after printing
+    /// why, when `supported` is false.
+    pub fn skip_unless(&self, supported: bool, why: &str) -> bool {
+        self.nodes[0].skip_unless(supported, why)
+    }
+
     /// The nodes, in slot order.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
