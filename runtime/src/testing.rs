@@ -933,7 +933,7 @@ impl RedisServer {
         let child = cmd.spawn().map_err(|e| spawn_error(&self.binary, e))?;
         // From here on, any early return kills the process.
         let mut process = Process(child);
-        self.version = wait_ready(&mut process, self.port, &log_path)?;
+        self.version = wait_ready(&mut process, &self.binary.path, self.port, &log_path)?;
         self.process = Some(process);
         Ok(())
     }
@@ -947,20 +947,24 @@ impl Drop for RedisServer {
     }
 }
 
-/// Waits until the server in `process` answers `PING` on `port`; returns
-/// its version.
+/// Waits until the server in `process` (running `binary`) answers `PING` on
+/// `port`; returns its version.
 fn wait_ready(
     process: &mut Process,
+    binary: &Path,
     port: u16,
     log_path: &Path,
 ) -> Result<ServerVersion, TestingError> {
+    // Errors name the binary (valkey-server, a path under target/servers/):
+    // with a matrix of servers, which one failed matters.
+    let name = binary.display();
     let started = Instant::now();
     loop {
         match process.0.try_wait() {
             Ok(Some(status)) => {
                 let tail = log_tail(log_path);
                 let message = format!(
-                    "redis-server exited during startup ({status}) on port {port}; \
+                    "{name} exited during startup ({status}) on port {port}; \
                      last lines of its output:\n{tail}"
                 );
                 return Err(if tail.contains("Address already in use") {
@@ -972,7 +976,7 @@ fn wait_ready(
             Ok(None) => {}
             Err(e) => {
                 return Err(TestingError::with_source(
-                    "could not check on the redis-server process",
+                    format!("could not check on the {name} process"),
                     e,
                 ))
             }
@@ -984,7 +988,7 @@ fn wait_ready(
                 let pid = info_field(&info, "process_id").and_then(|p| p.parse::<u32>().ok());
                 if pid.is_some_and(|pid| pid != process.0.id()) {
                     return Err(TestingError::port_in_use(format!(
-                        "port {port} is already used by another redis-server (pid {})",
+                        "port {port} is already used by another server (pid {})",
                         pid.unwrap_or(0)
                     )));
                 }
@@ -999,7 +1003,7 @@ fn wait_ready(
         };
         if started.elapsed() >= STARTUP_TIMEOUT {
             return Err(TestingError::new(format!(
-                "redis-server on port {port} did not answer PING within {}s \
+                "{name} on port {port} did not answer PING within {}s \
                  (last error: {last_error}); last lines of its output:\n{}",
                 STARTUP_TIMEOUT.as_secs(),
                 log_tail(log_path)
