@@ -1761,7 +1761,7 @@ mod tests {
         let server = start();
         assert!(!server.skip_unless(true, "never printed"));
         // Prints `SKIP testing::tests::skip_unless_says_whether_to_skip: ...`.
-        assert!(server.skip_unless(false, "a reason"));
+        assert!(server.skip_unless(false, "printed by the test of skip_unless itself"));
     }
 
     #[test]
