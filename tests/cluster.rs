@@ -258,6 +258,12 @@ fn script_errors_on_a_cluster_name_the_file_and_line() {
 #[tokio::test]
 async fn async_miss_costs_one_load_and_one_retry_on_the_key_node() {
     let (cluster, client) = start();
+    if cluster.skip_unless(
+        cluster.server_version().has_subcommand_stats(),
+        "counts SCRIPT LOADs, which INFO commandstats does not count apart on this server",
+    ) {
+        return;
+    }
     let mut admin: Vec<redis::Connection> = cluster
         .nodes()
         .iter()

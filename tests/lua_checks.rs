@@ -13,6 +13,12 @@ fn globals(key: &str, data: &serde_json::Value) -> String;
 #[test]
 fn a_no_writes_script_runs_through_evalsha_ro() {
     let server = RedisServer::start().expect("start redis-server");
+    if server.skip_unless(
+        server.server_version().has_evalsha_ro(),
+        "no EVALSHA_RO and no #!lua flags on this server",
+    ) {
+        return;
+    }
     let mut con = server.connection();
     let call = read_counter("c");
     assert!(call.script().is_read_only());
@@ -32,6 +38,12 @@ fn a_no_writes_script_runs_through_evalsha_ro() {
 #[test]
 fn a_no_writes_script_runs_on_a_read_only_replica() {
     let primary = RedisServer::start().expect("start redis-server");
+    if primary.skip_unless(
+        primary.server_version().has_evalsha_ro(),
+        "no EVALSHA_RO and no #!lua flags on this server",
+    ) {
+        return;
+    }
     let replica = RedisServer::builder()
         .arg("--replicaof")
         .arg("127.0.0.1")

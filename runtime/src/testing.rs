@@ -6,10 +6,16 @@
 //! and removes the directory, also when the test panics.
 //! [`RedisCluster::start`] does the same for a small Redis Cluster.
 //!
-//! The binary is `$REDIS_SERVER` when that variable is set, else
-//! `redis-server` from `PATH`. When neither exists, starting fails with an
-//! error that says how to install it: tests that need a server fail loudly
-//! rather than being skipped.
+//! The binary is the one given to [`RedisServerBuilder::binary`], else
+//! `$REDLUA_TEST_SERVER` (a path, e.g. a Valkey `valkey-server`; the older
+//! `$REDIS_SERVER` is read when it is unset), else `redis-server` from
+//! `PATH`. When the binary does not exist, starting fails with an error that
+//! says how to get it (`tools/servers.sh` fetches every server of the test
+//! matrix): tests that need a server fail loudly rather than being skipped.
+//!
+//! [`RedisServer::server_version`] says which server (Redis or Valkey) and
+//! version runs, with capability checks; a test that a server cannot run
+//! skips itself with [`RedisServer::skip_unless`], which prints why.
 //!
 //! ```
 //! use redlua::testing::RedisServer;
@@ -25,7 +31,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,10 +39,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Display text of the error returned when no `redis-server` binary exists.
+/// Display text of the error returned when no `redis-server` is on `PATH`
+/// (and no binary was configured).
 const NOT_FOUND: &str = "redis-server was not found on PATH; install it \
 (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`) \
-or set REDIS_SERVER to its path";
+or set REDLUA_TEST_SERVER to the path of a redis-server or valkey-server";
+
+/// How to get the servers of the test matrix, for errors about a configured
+/// binary that does not exist.
+const HOW_TO_FETCH: &str = "`tools/servers.sh` (in the redlua repository) fetches \
+the servers of the test matrix into target/servers/ and prints their paths \
+(`tools/servers.sh path valkey-9.1` prints one); Redis 7.0 is Debian's \
+`apt-get install redis-server`";
+
+/// Environment variable naming the server binary the tests run.
+pub const SERVER_ENV: &str = "REDLUA_TEST_SERVER";
+/// Older name of [`SERVER_ENV`], read when that is unset.
+const LEGACY_SERVER_ENV: &str = "REDIS_SERVER";
 
 /// How long a server may take to answer `PING` after it was spawned.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -94,10 +113,22 @@ impl TestingError {
         }
     }
 
-    fn not_found() -> TestingError {
+    fn not_found(binary: &Binary) -> TestingError {
+        let message = match binary.origin {
+            Origin::Default => NOT_FOUND.to_owned(),
+            Origin::Env(var) => format!(
+                "{var}={} does not exist; {HOW_TO_FETCH}",
+                binary.path.display()
+            ),
+            Origin::Builder => format!(
+                "the test server binary {} (given to RedisServerBuilder::binary) \
+                 does not exist; {HOW_TO_FETCH}",
+                binary.path.display()
+            ),
+        };
         TestingError {
             kind: ErrorKind::NotFound,
-            message: NOT_FOUND.to_owned(),
+            message,
             source: None,
         }
     }
@@ -211,20 +242,48 @@ impl Drop for TempDir {
 // ---------------------------------------------------------------------------
 // Helpers
 
-/// The binary to run given the value of `REDIS_SERVER`: that path when set
-/// and non-empty, else `redis-server` (looked up on `PATH` when spawned).
-fn binary_from_env(var: Option<OsString>) -> PathBuf {
-    match var {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => PathBuf::from("redis-server"),
+/// Where the path of the server binary came from (for the error when it
+/// does not exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `redis-server`, looked up on `PATH`.
+    Default,
+    /// The environment variable of that name.
+    Env(&'static str),
+    /// [`RedisServerBuilder::binary`].
+    Builder,
+}
+
+/// The server binary to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Binary {
+    path: PathBuf,
+    origin: Origin,
+}
+
+/// The binary to run given the values of `REDLUA_TEST_SERVER` and
+/// `REDIS_SERVER`: the first that is set and non-empty, else `redis-server`
+/// (looked up on `PATH` when spawned).
+fn binary_from_env(test_server: Option<OsString>, legacy: Option<OsString>) -> Binary {
+    for (var, value) in [(SERVER_ENV, test_server), (LEGACY_SERVER_ENV, legacy)] {
+        if let Some(path) = value.filter(|p| !p.is_empty()) {
+            return Binary {
+                path: PathBuf::from(path),
+                origin: Origin::Env(var),
+            };
+        }
+    }
+    Binary {
+        path: PathBuf::from("redis-server"),
+        origin: Origin::Default,
     }
 }
 
-fn spawn_error(binary: &Path, e: io::Error) -> TestingError {
+fn spawn_error(binary: &Binary, e: io::Error) -> TestingError {
     if e.kind() == io::ErrorKind::NotFound {
-        TestingError::not_found()
+        TestingError::not_found(binary)
     } else {
-        TestingError::with_source(format!("could not run {}", binary.display()), e)
+        TestingError::with_source(format!("could not run {}", binary.path.display()), e)
     }
 }
 
@@ -248,8 +307,8 @@ fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
 }
 
 /// Runs `binary --version`; `Ok(None)` when its output has no version.
-fn binary_version(binary: &Path) -> Result<Option<(u32, u32, u32)>, TestingError> {
-    let output = Command::new(binary)
+fn binary_version(binary: &Binary) -> Result<Option<(u32, u32, u32)>, TestingError> {
+    let output = Command::new(&binary.path)
         .arg("--version")
         .stdin(Stdio::null())
         .output()
@@ -317,6 +376,160 @@ fn probe(port: u16) -> redis::RedisResult<String> {
 }
 
 // ---------------------------------------------------------------------------
+// ServerVersion
+
+/// Which server software a test server is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServerName {
+    /// Redis (`redis_version` in `INFO server`).
+    Redis,
+    /// Valkey (`server_name:valkey` and `valkey_version` in `INFO server`).
+    Valkey,
+}
+
+impl fmt::Display for ServerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ServerName::Redis => "Redis",
+            ServerName::Valkey => "Valkey",
+        })
+    }
+}
+
+/// The software and version of a running test server, read from its
+/// `INFO server`, with the capability checks tests skip on.
+///
+/// Valkey also reports `redis_version:7.2.4` (the Redis version it forked
+/// from) for old clients; this holds Valkey's own `valkey_version`.
+///
+/// Displays as `Redis 7.0.15` / `Valkey 9.1.2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServerVersion {
+    /// Redis or Valkey.
+    pub name: ServerName,
+    /// Major version.
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+    /// Patch version.
+    pub patch: u32,
+}
+
+impl ServerVersion {
+    /// Reads the software and version from the text of `INFO server`;
+    /// `None` when it has no version field.
+    pub fn from_info(info: &str) -> Option<ServerVersion> {
+        let valkey = info_field(info, "valkey_version");
+        let (name, text) = match valkey {
+            Some(v) => (ServerName::Valkey, v),
+            None => {
+                let v = info_field(info, "redis_version")?;
+                // A Valkey too old to report valkey_version still says so
+                // in server_name.
+                let name = if info_field(info, "server_name") == Some("valkey") {
+                    ServerName::Valkey
+                } else {
+                    ServerName::Redis
+                };
+                (name, v)
+            }
+        };
+        let (major, minor, patch) = parse_version(text)?;
+        Some(ServerVersion {
+            name,
+            major,
+            minor,
+            patch,
+        })
+    }
+
+    /// `(major, minor, patch)`.
+    pub fn numbers(&self) -> (u32, u32, u32) {
+        (self.major, self.minor, self.patch)
+    }
+
+    /// True on Redis.
+    pub fn is_redis(&self) -> bool {
+        self.name == ServerName::Redis
+    }
+
+    /// True on Valkey.
+    pub fn is_valkey(&self) -> bool {
+        self.name == ServerName::Valkey
+    }
+
+    /// True when this is `name` at `version` or later.
+    pub fn is_at_least(&self, name: ServerName, version: (u32, u32, u32)) -> bool {
+        self.name == name && self.numbers() >= version
+    }
+
+    /// The Redis version whose scripting this server offers: Redis's own,
+    /// or 7.2 for every Valkey (forked from Redis 7.2.4, which it reports as
+    /// `redis_version`).
+    fn redis_level(&self) -> (u32, u32, u32) {
+        match self.name {
+            ServerName::Redis => self.numbers(),
+            ServerName::Valkey => (7, 2, 4),
+        }
+    }
+
+    /// `#!lua flags=...` first lines (Redis 7.0+, every Valkey). Older
+    /// servers cannot compile such a script.
+    pub fn has_script_flags(&self) -> bool {
+        self.redis_level() >= (7, 0, 0)
+    }
+
+    /// `EVAL_RO` / `EVALSHA_RO` (Redis 7.0+, every Valkey).
+    pub fn has_evalsha_ro(&self) -> bool {
+        self.redis_level() >= (7, 0, 0)
+    }
+
+    /// `FUNCTION` / `FCALL` (Redis 7.0+, every Valkey).
+    pub fn has_functions(&self) -> bool {
+        self.redis_level() >= (7, 0, 0)
+    }
+
+    /// `CLUSTER ADDSLOTSRANGE` and `--cluster-port` (Redis 7.0+, every
+    /// Valkey).
+    pub fn has_cluster_port(&self) -> bool {
+        self.redis_level() >= (7, 0, 0)
+    }
+
+    /// `INFO commandstats` counts subcommands apart (`cmdstat_script|load`)
+    /// and ACL rules name them (`-script|load`): Redis 7.0+, every Valkey.
+    /// Redis 6.2 counts and controls only whole commands.
+    pub fn has_subcommand_stats(&self) -> bool {
+        self.redis_level() >= (7, 0, 0)
+    }
+
+    /// The `server` global, an alias of `redis` in scripts (Valkey only).
+    pub fn has_server_global(&self) -> bool {
+        self.is_valkey()
+    }
+
+    /// Whether a script's runtime error names the script's SHA1 after
+    /// `script:` (`... script: <sha>, on @user_script:N.`): Redis 7.0+ and
+    /// Valkey before 9.1. Valkey 9.1 writes `script: on @user_script:N.`;
+    /// Redis 6.2 wraps errors as `Error running script (call to f_<sha>)`.
+    pub fn runtime_error_names_sha(&self) -> bool {
+        match self.name {
+            ServerName::Redis => self.numbers() >= (7, 0, 0),
+            ServerName::Valkey => self.numbers() < (9, 1, 0),
+        }
+    }
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}.{}.{}",
+            self.name, self.major, self.minor, self.patch
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
 // RedisServer
 
 /// Options for [`RedisServer`]; made by [`RedisServer::builder`].
@@ -340,9 +553,10 @@ pub struct RedisServerBuilder {
 }
 
 impl RedisServerBuilder {
-    /// Runs this binary instead of `$REDIS_SERVER` / `redis-server` from
-    /// `PATH`. When it does not exist, [`start`](Self::start) fails with the
-    /// same install-help error as when `redis-server` is missing.
+    /// Runs this binary (a `redis-server` or `valkey-server`) instead of
+    /// `$REDLUA_TEST_SERVER` / `redis-server` from `PATH`. When it does not
+    /// exist, [`start`](Self::start) fails with an error that says how to
+    /// get it ([`TestingError::is_not_found`]).
     #[must_use]
     pub fn binary(mut self, path: impl Into<PathBuf>) -> RedisServerBuilder {
         self.binary = Some(path.into());
@@ -385,16 +599,28 @@ impl RedisServerBuilder {
     /// As [`RedisServer::start`]; with a fixed [`port`](Self::port) that is
     /// taken, an error naming the port.
     pub fn start(self) -> Result<RedisServer, TestingError> {
-        let binary = self
-            .binary
-            .unwrap_or_else(|| binary_from_env(std::env::var_os("REDIS_SERVER")));
+        let binary = match self.binary {
+            Some(path) => Binary {
+                path,
+                origin: Origin::Builder,
+            },
+            None => binary_from_env(
+                std::env::var_os(SERVER_ENV),
+                std::env::var_os(LEGACY_SERVER_ENV),
+            ),
+        };
         let declared_version = binary_version(&binary)?;
         let dir = TempDir::new()?;
         let mut server = RedisServer {
             process: None,
             port: 0,
             bus_port: None,
-            version: declared_version.unwrap_or((0, 0, 0)),
+            version: ServerVersion {
+                name: ServerName::Redis,
+                major: 0,
+                minor: 0,
+                patch: 0,
+            },
             declared_version,
             binary,
             args: self.args,
@@ -426,13 +652,24 @@ impl RedisServerBuilder {
             ))
         }))
     }
+
+    /// Starts a cluster of `primaries` nodes made with these options (e.g.
+    /// another [`binary`](Self::binary)); see [`RedisCluster::start`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisCluster::start`].
+    pub fn start_cluster(self, primaries: usize) -> Result<RedisCluster, TestingError> {
+        RedisCluster::start_with(self, primaries)
+    }
 }
 
 /// A `redis-server` process that lives as long as this value.
 ///
 /// It listens on 127.0.0.1 only, keeps no data on disk (`--save ""
-/// --appendonly no`), works in its own temporary directory and, on Redis
-/// 7.0 and later, allows the `DEBUG` command. Dropping it kills the process,
+/// --appendonly no`), syncs a replica at once (`--repl-diskless-sync-delay
+/// 0`), works in its own temporary directory and, on Redis 7.0 and later
+/// and Valkey, allows the `DEBUG` command. Dropping it kills the process,
 /// waits for it to exit and removes the directory; this also happens while a
 /// panicking test unwinds. (A test process killed by a signal cannot clean
 /// up: its servers then outlive it.)
@@ -443,9 +680,9 @@ pub struct RedisServer {
     port: u16,
     /// Cluster bus port passed with `--cluster-port` (cluster nodes on 7.0+).
     bus_port: Option<u16>,
-    version: (u32, u32, u32),
+    version: ServerVersion,
     declared_version: Option<(u32, u32, u32)>,
-    binary: PathBuf,
+    binary: Binary,
     args: Vec<OsString>,
     cluster: bool,
     dir: TempDir,
@@ -557,10 +794,67 @@ impl RedisServer {
         }
     }
 
-    /// The server's version, as reported by `INFO server`
-    /// (`redis_version`), e.g. `(7, 0, 15)`.
+    /// The server's version, as reported by `INFO server`, e.g.
+    /// `(7, 0, 15)`: `redis_version` on Redis, `valkey_version` on Valkey
+    /// (see [`server_version`](Self::server_version) for which it is).
     pub fn version(&self) -> (u32, u32, u32) {
-        self.version
+        self.version.numbers()
+    }
+
+    /// Which server runs (Redis or Valkey), its version and what it can
+    /// do, from `INFO server`.
+    pub fn server_version(&self) -> &ServerVersion {
+        &self.version
+    }
+
+    /// The binary this server runs.
+    pub fn binary(&self) -> &Path {
+        &self.binary.path
+    }
+
+    /// Whether scripts on this server see a global called `name` (e.g.
+    /// `getfenv`, `os`, `server`), asked by `EVAL`. Builds differ where the
+    /// version does not tell: Debian's 7.0.15 (`7.0.15-1~deb12u10`) removes
+    /// `getfenv`, `setfenv` and `newproxy` as Redis 8.2.2 does.
+    ///
+    /// # Panics
+    ///
+    /// If the server cannot be reached or the `EVAL` fails.
+    pub fn has_lua_global(&self, name: &str) -> bool {
+        let mut con = self.connection();
+        redis::cmd("EVAL")
+            .arg("return rawget(_G, ARGV[1]) ~= nil")
+            .arg(0)
+            .arg(name)
+            .query(&mut con)
+            .unwrap_or_else(|e| panic!("could not ask {} about global {name}: {e}", self.version))
+    }
+
+    /// Returns true, after printing to stderr why, when `supported` is
+    /// false: the current test should then return without testing anything.
+    /// For tests that this server cannot run, e.g.
+    ///
+    /// ```no_run
+    /// # let server = redlua::testing::RedisServer::start().unwrap();
+    /// let v = *server.server_version();
+    /// if server.skip_unless(v.has_evalsha_ro(), "needs EVALSHA_RO (Redis 7.0+)") {
+    ///     return;
+    /// }
+    /// ```
+    ///
+    /// prints `SKIP <test name>: needs EVALSHA_RO (Redis 7.0+) (server Redis
+    /// 6.2.5)` on Redis 6.2. Skip only on a capability the server lacks,
+    /// never because the server is missing or failing.
+    pub fn skip_unless(&self, supported: bool, why: &str) -> bool {
+        if !supported {
+            // libtest runs each test on a thread named after it.
+            let current = thread::current();
+            let test = current.name().unwrap_or("test");
+            // Written to the stderr handle, not with eprintln!, which libtest
+            // captures and shows only for failing tests: a skip must show.
+            let _ = writeln!(io::stderr(), "SKIP {test}: {why} (server {})", self.version);
+        }
+        !supported
     }
 
     /// `>= 7.0` according to `redis-server --version` (decides which
@@ -608,13 +902,16 @@ impl RedisServer {
             TestingError::with_source(format!("could not open {}", log_path.display()), e)
         })?;
 
-        let mut cmd = Command::new(&self.binary);
+        let mut cmd = Command::new(&self.binary.path);
         cmd.arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
             .args(["--daemonize", "no"])
+            // A replica's first sync would otherwise wait 5 s for more
+            // replicas (Valkey 9.1 and Redis 8 send it diskless after that delay).
+            .args(["--repl-diskless-sync-delay", "0"])
             .arg("--dir")
             .arg(&dir);
         if self.is_7() {
@@ -636,7 +933,7 @@ impl RedisServer {
         let child = cmd.spawn().map_err(|e| spawn_error(&self.binary, e))?;
         // From here on, any early return kills the process.
         let mut process = Process(child);
-        self.version = wait_ready(&mut process, self.port, &log_path)?;
+        self.version = wait_ready(&mut process, &self.binary.path, self.port, &log_path)?;
         self.process = Some(process);
         Ok(())
     }
@@ -650,20 +947,24 @@ impl Drop for RedisServer {
     }
 }
 
-/// Waits until the server in `process` answers `PING` on `port`; returns
-/// its version.
+/// Waits until the server in `process` (running `binary`) answers `PING` on
+/// `port`; returns its version.
 fn wait_ready(
     process: &mut Process,
+    binary: &Path,
     port: u16,
     log_path: &Path,
-) -> Result<(u32, u32, u32), TestingError> {
+) -> Result<ServerVersion, TestingError> {
+    // Errors name the binary (valkey-server, a path under target/servers/):
+    // with a matrix of servers, which one failed matters.
+    let name = binary.display();
     let started = Instant::now();
     loop {
         match process.0.try_wait() {
             Ok(Some(status)) => {
                 let tail = log_tail(log_path);
                 let message = format!(
-                    "redis-server exited during startup ({status}) on port {port}; \
+                    "{name} exited during startup ({status}) on port {port}; \
                      last lines of its output:\n{tail}"
                 );
                 return Err(if tail.contains("Address already in use") {
@@ -675,7 +976,7 @@ fn wait_ready(
             Ok(None) => {}
             Err(e) => {
                 return Err(TestingError::with_source(
-                    "could not check on the redis-server process",
+                    format!("could not check on the {name} process"),
                     e,
                 ))
             }
@@ -687,20 +988,22 @@ fn wait_ready(
                 let pid = info_field(&info, "process_id").and_then(|p| p.parse::<u32>().ok());
                 if pid.is_some_and(|pid| pid != process.0.id()) {
                     return Err(TestingError::port_in_use(format!(
-                        "port {port} is already used by another redis-server (pid {})",
+                        "port {port} is already used by another server (pid {})",
                         pid.unwrap_or(0)
                     )));
                 }
-                let version = info_field(&info, "redis_version")
-                    .and_then(parse_version)
-                    .unwrap_or((0, 0, 0));
-                return Ok(version);
+                return ServerVersion::from_info(&info).ok_or_else(|| {
+                    TestingError::new(format!(
+                        "the server on port {port} gave no redis_version or \
+                         valkey_version in INFO server:\n{info}"
+                    ))
+                });
             }
             Err(e) => e,
         };
         if started.elapsed() >= STARTUP_TIMEOUT {
             return Err(TestingError::new(format!(
-                "redis-server on port {port} did not answer PING within {}s \
+                "{name} on port {port} did not answer PING within {}s \
                  (last error: {last_error}); last lines of its output:\n{}",
                 STARTUP_TIMEOUT.as_secs(),
                 log_tail(log_path)
@@ -774,6 +1077,17 @@ impl RedisCluster {
         Ok(cluster)
     }
 
+    /// Which server the nodes run, and its version.
+    pub fn server_version(&self) -> &ServerVersion {
+        self.nodes[0].server_version()
+    }
+
+    /// [`RedisServer::skip_unless`] for a cluster test: true, after printing
+    /// why, when `supported` is false.
+    pub fn skip_unless(&self, supported: bool, why: &str) -> bool {
+        self.nodes[0].skip_unless(supported, why)
+    }
+
     /// The nodes, in slot order.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
@@ -808,7 +1122,7 @@ impl RedisCluster {
         for (i, node) in self.nodes.iter().enumerate() {
             let (first, last) = self.slot_range(i);
             let mut cmd = redis::cmd("CLUSTER");
-            if node.version >= (7, 0, 0) {
+            if node.version.has_cluster_port() {
                 cmd.arg("ADDSLOTSRANGE").arg(first).arg(last);
             } else {
                 cmd.arg("ADDSLOTS").arg((first..=last).collect::<Vec<_>>());
@@ -901,6 +1215,10 @@ impl RedisCluster {
 /// (`"evalsha"`, `"evalsha_ro"`, `"script|load"`, ...); 0 when it never ran.
 /// Tests use it to count round trips a script call cost.
 ///
+/// Redis 6.2 counts subcommands under their command only (`cmdstat_script`
+/// for every `SCRIPT` subcommand), so `"script|load"` is always 0 there: see
+/// [`ServerVersion::has_subcommand_stats`].
+///
 /// ```
 /// use redlua::testing::{command_calls, RedisServer};
 ///
@@ -915,13 +1233,15 @@ pub fn command_calls(con: &mut dyn redis::ConnectionLike, command: &str) -> u64 
         .arg("commandstats")
         .query(con)
         .unwrap_or_default();
-    let prefix = format!("cmdstat_{command}:calls=");
-    stats
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    let calls = |name: &str| {
+        let prefix = format!("cmdstat_{name}:calls=");
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+    };
+    calls(command).unwrap_or(0)
 }
 
 /// A connection that counts its round trips (one per packed request or
@@ -1194,12 +1514,34 @@ mod tests {
             .start()
             .unwrap_err();
         assert!(err.is_not_found());
-        let expected = "redis-server was not found on PATH; install it (Debian/Ubuntu: \
-                        `apt-get install redis-server`, macOS: `brew install redis`) or set \
-                        REDIS_SERVER to its path";
+        let expected = "the test server binary /nonexistent/redlua-test/redis-server (given to \
+                        RedisServerBuilder::binary) does not exist; `tools/servers.sh` (in the \
+                        redlua repository) fetches the servers of the test matrix into \
+                        target/servers/ and prints their paths (`tools/servers.sh path \
+                        valkey-9.1` prints one); Redis 7.0 is Debian's `apt-get install \
+                        redis-server`";
         assert_eq!(err.to_string(), expected);
         // `.expect(..)` prints Debug: the same text.
         assert_eq!(format!("{err:?}"), expected);
+
+        let from_env = binary_from_env(Some("/nonexistent/valkey-server".into()), None);
+        let err = spawn_error(&from_env, io::ErrorKind::NotFound.into());
+        assert!(err.is_not_found());
+        assert!(
+            err.to_string().starts_with(
+                "REDLUA_TEST_SERVER=/nonexistent/valkey-server does not exist; \
+                 `tools/servers.sh`"
+            ),
+            "{err}"
+        );
+        let default = binary_from_env(None, None);
+        let err = spawn_error(&default, io::ErrorKind::NotFound.into());
+        assert_eq!(
+            err.to_string(),
+            "redis-server was not found on PATH; install it (Debian/Ubuntu: \
+             `apt-get install redis-server`, macOS: `brew install redis`) or set \
+             REDLUA_TEST_SERVER to the path of a redis-server or valkey-server"
+        );
 
         let err = RedisCluster::start_with(
             RedisServer::builder().binary("/nonexistent/redlua-test/redis-server"),
@@ -1278,16 +1620,148 @@ mod tests {
     }
 
     #[test]
-    fn binary_comes_from_redis_server_env_var() {
-        assert_eq!(binary_from_env(None), PathBuf::from("redis-server"));
+    fn binary_comes_from_the_env_vars() {
+        let path = |b: Binary| b.path;
         assert_eq!(
-            binary_from_env(Some(OsString::new())),
+            path(binary_from_env(None, None)),
             PathBuf::from("redis-server")
         );
+        assert_eq!(binary_from_env(None, None).origin, Origin::Default);
         assert_eq!(
-            binary_from_env(Some("/opt/redis/bin/redis-server".into())),
-            PathBuf::from("/opt/redis/bin/redis-server")
+            path(binary_from_env(
+                Some(OsString::new()),
+                Some(OsString::new())
+            )),
+            PathBuf::from("redis-server")
         );
+        let valkey = binary_from_env(Some("/opt/valkey/bin/valkey-server".into()), None);
+        assert_eq!(valkey.path, PathBuf::from("/opt/valkey/bin/valkey-server"));
+        assert_eq!(valkey.origin, Origin::Env("REDLUA_TEST_SERVER"));
+        // The older REDIS_SERVER still works, and REDLUA_TEST_SERVER wins.
+        let legacy = binary_from_env(None, Some("/opt/redis/bin/redis-server".into()));
+        assert_eq!(legacy.path, PathBuf::from("/opt/redis/bin/redis-server"));
+        assert_eq!(legacy.origin, Origin::Env("REDIS_SERVER"));
+        assert_eq!(
+            path(binary_from_env(
+                Some("/a/valkey-server".into()),
+                Some("/b/redis-server".into())
+            )),
+            PathBuf::from("/a/valkey-server")
+        );
+    }
+
+    /// `INFO server` lines as the five servers of the matrix print them
+    /// (trimmed to the fields that matter).
+    const INFO_REDIS_6_2: &str = "# Server\r\nredis_version:6.2.5\r\nredis_git_sha1:00000000\r\n\
+                                  redis_mode:standalone\r\n";
+    const INFO_REDIS_7_0: &str = "# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\n";
+    const INFO_REDIS_8_2: &str = "# Server\r\nredis_version:8.2.3\r\nredis_git_sha1:b5d43ceb\r\n";
+    const INFO_VALKEY_8_1: &str = "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\n\
+                                   valkey_version:8.1.8\r\nvalkey_git_sha1:00000000\r\n";
+    const INFO_VALKEY_9_1: &str = "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\n\
+                                   valkey_version:9.1.2\r\nvalkey_git_sha1:00000000\r\n";
+
+    fn info_version(info: &str) -> ServerVersion {
+        ServerVersion::from_info(info).expect("a version")
+    }
+
+    #[test]
+    fn server_version_from_info_of_each_server() {
+        let v = info_version(INFO_REDIS_6_2);
+        assert_eq!(v.to_string(), "Redis 6.2.5");
+        assert!(!v.has_script_flags() && !v.has_evalsha_ro() && !v.has_functions());
+        assert!(!v.has_cluster_port() && !v.has_server_global() && !v.has_subcommand_stats());
+        assert!(!v.runtime_error_names_sha());
+
+        let v = info_version(INFO_REDIS_7_0);
+        assert_eq!((v.name, v.numbers()), (ServerName::Redis, (7, 0, 15)));
+        assert!(v.has_script_flags() && v.has_evalsha_ro() && v.has_functions());
+        assert!(v.runtime_error_names_sha());
+        assert!(v.is_redis() && !v.is_valkey() && !v.has_server_global());
+
+        let v = info_version(INFO_REDIS_8_2);
+        assert_eq!(v.to_string(), "Redis 8.2.3");
+        assert!(v.runtime_error_names_sha());
+        assert!(v.is_at_least(ServerName::Redis, (8, 2, 2)));
+        assert!(!v.is_at_least(ServerName::Valkey, (8, 0, 0)));
+
+        // Valkey's own version, not the redis_version:7.2.4 it also reports.
+        let v = info_version(INFO_VALKEY_8_1);
+        assert_eq!(v.to_string(), "Valkey 8.1.8");
+        assert!(v.is_valkey() && v.has_server_global() && v.has_evalsha_ro());
+        assert!(v.has_script_flags() && v.has_functions() && v.has_cluster_port());
+        assert!(v.has_subcommand_stats());
+        assert!(v.runtime_error_names_sha());
+
+        let v = info_version(INFO_VALKEY_9_1);
+        assert_eq!((v.name, v.numbers()), (ServerName::Valkey, (9, 1, 2)));
+        assert!(!v.runtime_error_names_sha());
+
+        // A Valkey without valkey_version is still Valkey.
+        let v = info_version("redis_version:7.2.4\r\nserver_name:valkey\r\n");
+        assert_eq!(v.to_string(), "Valkey 7.2.4");
+        assert_eq!(
+            ServerVersion::from_info("# Server\r\nprocess_id:1\r\n"),
+            None
+        );
+    }
+
+    /// The running server reports the same software and version as its
+    /// binary's `--version` (`Redis server v=7.0.15 ...` with the Debian
+    /// redis-server on PATH; `Valkey server v=9.1.2 ...` under
+    /// REDLUA_TEST_SERVER=.../valkey-server).
+    #[test]
+    fn server_version_matches_the_binary() {
+        let server = start();
+        let output = Command::new(server.binary())
+            .arg("--version")
+            .output()
+            .expect("run --version");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let v = *server.server_version();
+        let name = if text.starts_with("Valkey server") {
+            ServerName::Valkey
+        } else {
+            assert!(text.starts_with("Redis server"), "{text}");
+            ServerName::Redis
+        };
+        assert_eq!(v.name, name, "{text}");
+        assert_eq!(Some(v.numbers()), parse_version_output(&text), "{text}");
+        assert_eq!(server.version(), v.numbers());
+        // The capability checks agree with what the server answers.
+        let mut con = server.connection();
+        let eval_ro: redis::RedisResult<i64> =
+            redis::cmd("EVAL_RO").arg("return 1").arg(0).query(&mut con);
+        assert_eq!(eval_ro.is_ok(), v.has_evalsha_ro(), "{v}: {eval_ro:?}");
+        let flags: redis::RedisResult<i64> = redis::cmd("EVAL")
+            .arg("#!lua flags=no-writes\nreturn 1")
+            .arg(0)
+            .query(&mut con);
+        assert_eq!(flags.is_ok(), v.has_script_flags(), "{v}: {flags:?}");
+        let server_global: redis::RedisResult<i64> = redis::cmd("EVAL")
+            .arg("return server.call('ECHO', '1')")
+            .arg(0)
+            .query(&mut con);
+        assert_eq!(
+            server_global.is_ok(),
+            v.has_server_global(),
+            "{v}: {server_global:?}"
+        );
+        assert_eq!(
+            server.has_lua_global("server"),
+            v.has_server_global(),
+            "{v}"
+        );
+        assert!(server.has_lua_global("redis"));
+        assert!(!server.has_lua_global("no_such_global"));
+    }
+
+    #[test]
+    fn skip_unless_says_whether_to_skip() {
+        let server = start();
+        assert!(!server.skip_unless(true, "never printed"));
+        // Prints `SKIP testing::tests::skip_unless_says_whether_to_skip: ...`.
+        assert!(server.skip_unless(false, "printed by the test of skip_unless itself"));
     }
 
     #[test]
