@@ -72,19 +72,26 @@ pub(super) fn parse_script_error(raw: &str) -> Option<Parsed> {
     None
 }
 
-/// Splits `<head> script: <sha>, on @user_script:<N>.` into head and N.
+/// Splits the Redis 7+ / Valkey location suffix off a script error:
+/// `<head> script: <sha>, on @user_script:<N>.` (Redis 7, 8, Valkey 8) or
+/// `<head> script: on @user_script:<N>.` (Valkey 9.1, no SHA) → head and N.
 fn split_v7_suffix(raw: &str) -> Option<(&str, usize)> {
-    const ON: &str = ", on @user_script:";
+    const ON: &str = " on @user_script:";
     let s = raw.strip_suffix('.')?;
     let at = s.rfind(ON)?;
     let line = parse_digits(&s[at + ON.len()..])?;
     let before = &s[..at];
-    let sp = before.rfind("script: ")?;
-    let sha = &before[sp + "script: ".len()..];
-    if sha.is_empty() || sha.contains(char::is_whitespace) {
-        return None;
-    }
-    let head = &before[..sp];
+    let head = match before.strip_suffix(',') {
+        Some(with_sha) => {
+            let sp = with_sha.rfind("script: ")?;
+            let sha = &with_sha[sp + "script: ".len()..];
+            if sha.is_empty() || sha.contains(char::is_whitespace) {
+                return None;
+            }
+            &with_sha[..sp]
+        }
+        None => before.strip_suffix("script:")?,
+    };
     let head = if head.is_empty() {
         head
     } else {
@@ -131,4 +138,92 @@ fn looks_like_code(word: &str) -> bool {
         && word
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The replies recorded from each server of the test matrix by
+    /// `tools/record_replies.py`: (server, case, reply without its type byte).
+    fn recorded() -> Vec<(String, String, String)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/replies");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("fixtures") {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "txt") {
+                continue;
+            }
+            let server = path.file_stem().unwrap().to_string_lossy().into_owned();
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                if line.starts_with('#') || line.is_empty() {
+                    continue;
+                }
+                let (case, reply) = line.split_once('\t').expect("case<TAB>reply");
+                let reply = reply.replace("\\n", "\n");
+                out.push((server.clone(), case.to_owned(), reply[1..].to_owned()));
+            }
+        }
+        assert!(out.len() > 100, "fixtures of five servers");
+        out
+    }
+
+    #[test]
+    fn every_servers_script_errors_parse_to_the_same_code_and_line() {
+        // (case, code, line) as every server from Redis 7 on reports them.
+        let expected = [
+            ("runtime_error", "ERR", 1),
+            ("runtime_error_line3", "ERR", 3),
+            ("runtime_error_evalsha", "ERR", 3),
+            ("error_string", "ERR", 2),
+            ("error_string_level0", "ERR", 1),
+            ("error_table", "MYCODE", 2),
+            ("call_wrongtype", "WRONGTYPE", 2),
+            ("flags_no_writes_write", "ERR", 2),
+        ];
+        let all = recorded();
+        let mut checked = 0;
+        for (server, case, reply) in &all {
+            let Some(&(_, code, line)) = expected.iter().find(|(c, _, _)| c == case) else {
+                continue;
+            };
+            // Redis 6.2 has no flags, and its error({err=...}) fails inside
+            // its own error handler.
+            let v6 = server.starts_with("redis-6.");
+            if v6 && matches!(case.as_str(), "flags_no_writes_write" | "error_table") {
+                continue;
+            }
+            let p = parse_script_error(reply)
+                .unwrap_or_else(|| panic!("{server} {case}: not parsed: {reply}"));
+            // (6.2 wraps a failing redis.call in ERR; the inner code is kept.)
+            assert_eq!(
+                (p.code.as_str(), p.line),
+                (code, Some(line)),
+                "{server} {case}: {reply}"
+            );
+            assert!(
+                !p.message.contains("script:"),
+                "{server} {case}: {}",
+                p.message
+            );
+            checked += 1;
+        }
+        assert!(checked >= 35, "checked {checked}");
+    }
+
+    #[test]
+    fn replies_the_script_returned_carry_no_marker_on_any_server() {
+        for (server, case, reply) in recorded() {
+            if [
+                "error_reply",
+                "return_err_table",
+                "script_noscript_fake",
+                "noscript",
+            ]
+            .contains(&case.as_str())
+            {
+                assert_eq!(parse_script_error(&reply), None, "{server} {case}: {reply}");
+            }
+        }
+    }
 }
