@@ -187,8 +187,8 @@ fn locate(script: &'static Script, line: Option<usize>) -> Vec<(&'static str, u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redis::Value;
     use crate::script::LineOrigin;
+    use redis::Value;
 
     const MAIN: u16 = 0;
     const KEYS_LUA: u16 = 1;
