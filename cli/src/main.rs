@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use redlua_script::rust_decl;
-use redlua_script::{Assembled, Finding, Options, ParamKind, Severity};
+use redlua_script::{Options, ParamKind, Severity};
 use serde_json::json;
 
 use scripts::Crate;
@@ -149,8 +149,8 @@ fn check(
     let mut text = String::new();
     let mut findings_json = Vec::new();
     for script in &selected {
-        let (asm, findings): (Option<&Assembled>, Vec<Finding>) = match &script.asm {
-            Ok(asm) => (Some(asm), redlua_script::check(asm, &settings.options)),
+        let asm = match &script.asm {
+            Ok(asm) => asm,
             Err(e) => {
                 // The file could not be read: one error, with no location
                 // but the file itself.
@@ -171,8 +171,7 @@ fn check(
                 continue;
             }
         };
-        let Some(asm) = asm else { continue };
-        for f in &findings {
+        for f in &redlua_script::check(asm, &settings.options) {
             match f.severity {
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,
@@ -204,7 +203,7 @@ fn check(
     );
     let mut out = std::io::stdout().lock();
     let written = match format {
-        Format::Text => write!(out, "{text}{summary}\n"),
+        Format::Text => writeln!(out, "{text}{summary}"),
         Format::Json => {
             let doc = json!({
                 "root": krate.root.display().to_string(),
@@ -218,7 +217,7 @@ fn check(
         }
     };
     // A closed pipe (`redlua check | head`) is not a failure of the scripts.
-    drop(written);
+    let _ = written;
     Ok(ExitCode::from(u8::from(errors > 0)))
 }
 
