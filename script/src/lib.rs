@@ -8,7 +8,8 @@
 //!   with a line map back to every file read;
 //! - [`check()`]: the header errors and the Lua analysis (syntax, names,
 //!   sandbox, flags, writes under `no-writes`, warnings) as [`Finding`]s;
-//! - [`diag`]: rustc-style rendering (`--> file:line:col`, the line, a caret).
+//! - [`diag`]: rustc-style rendering (`--> file:line:col`, the line, a caret);
+//! - [`rust_decl`]: the Rust declaration that fits a header, ready to paste.
 //!
 //! The proc-macro `#[redis_script]` is glue over this crate; the `redlua`
 //! CLI and the fuzz targets use it too, so all three report the same thing.
@@ -30,6 +31,7 @@ pub mod diag;
 pub mod header;
 pub mod lua_check;
 mod redis_commands;
+pub mod rust_decl;
 
 use std::path::{Component, Path};
 
