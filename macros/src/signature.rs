@@ -12,6 +12,7 @@ use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, TypePara
 
 use redlua_script::assemble::{Assembled, Param, ParamKind};
 use redlua_script::header::{ReturnDecl, Type as HType};
+use redlua_script::rust_decl::{directive_text, return_text, type_name};
 use redlua_script::Diagnostic;
 
 /// A Rust parameter matched to its header directive.
@@ -214,28 +215,6 @@ fn suggested(p: &Param) -> String {
     }
 }
 
-fn directive(p: &Param) -> String {
-    let dots = if p.variadic { "..." } else { "" };
-    match p.kind {
-        ParamKind::Key => format!("%key {}{dots}", p.name),
-        ParamKind::Arg(t) => format!("%arg {} {}{dots}", p.name, type_name(t)),
-    }
-}
-
-pub fn type_name(t: HType) -> &'static str {
-    match t {
-        HType::Int => "int",
-        HType::Float => "float",
-        HType::Str => "str",
-        HType::Bytes => "bytes",
-        HType::Bool => "bool",
-        HType::List => "list",
-        HType::Dict => "dict",
-        HType::Json => "json",
-        HType::Redis => "redis",
-    }
-}
-
 /// Does a non-variadic value of `shape` fit header type `ty` (None = key)?
 fn fits_param(ty: Option<HType>, shape: Shape) -> bool {
     if shape == Shape::Unknown {
@@ -309,7 +288,7 @@ pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'
             ParamKind::Key => None,
             ParamKind::Arg(t) => Some(t),
         };
-        let what = directive(p);
+        let what = directive_text(p);
         let written = type_text(&pp.ty);
         let problem = if hty == Some(HType::Redis) {
             Some((
@@ -446,7 +425,7 @@ fn check_names<'a>(
                     format!(
                         "parameter `{name}` does not match the header: expected `{}` (`{}`)",
                         p.name,
-                        directive(p)
+                        directive_text(p)
                     )
                 };
                 errors.push(syn::Error::new(
@@ -472,7 +451,7 @@ fn check_names<'a>(
             item.sig.paren_token.span.join(),
             at_param(
                 p,
-                format!("missing parameter `{}` (`{}`)", p.name, directive(p)),
+                format!("missing parameter `{}` (`{}`)", p.name, directive_text(p)),
                 "declared here",
                 expected_sig(),
             ),
@@ -822,20 +801,6 @@ fn fitting_headers(t: &Type) -> Vec<String> {
         _ => out.extend(direct(t, "")),
     }
     out
-}
-
-pub fn return_text(d: &ReturnDecl) -> String {
-    let mut s = format!("%return {}", type_name(d.ty));
-    if d.elem_optional {
-        s.push('?');
-    }
-    if d.array {
-        s.push_str("[]");
-    }
-    if d.optional {
-        s.push('?');
-    }
-    s
 }
 
 fn suggested_return(d: &ReturnDecl) -> String {

@@ -4,7 +4,7 @@
 use crate::assemble::{Assembled, ParamKind};
 use std::collections::HashMap;
 
-use crate::diag::{line_of, Diagnostic, Span};
+use crate::diag::{line_of, span_in_line, Diagnostic, Span};
 use crate::lua_check::{self, LuaIssue};
 
 pub use crate::lua_check::Severity;
@@ -298,17 +298,4 @@ impl<'a> Mapper<'a> {
         }
         Some(d)
     }
-}
-
-/// Byte span of `len` characters at 1-based char column `col` of a line.
-fn span_in_line(line_start: usize, line_text: &str, col: usize, len: usize) -> Span {
-    let byte_at = |chars: usize| {
-        line_text
-            .char_indices()
-            .nth(chars)
-            .map_or(line_text.len(), |(i, _)| i)
-    };
-    let start = byte_at(col.saturating_sub(1));
-    let end = byte_at(col.saturating_sub(1) + len.max(1));
-    Span::new(line_start + start, line_start + end.max(start))
 }

@@ -149,6 +149,12 @@ pub fn span_at(text: &str, line: usize, col: usize, len: usize) -> Span {
     };
     let rest = &text[line_start..];
     let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    span_in_line(line_start, line_text, col, len)
+}
+
+/// Byte span of `len` characters at 1-based char column `col` of the line
+/// `line_text`, which starts at byte `line_start`.
+pub(crate) fn span_in_line(line_start: usize, line_text: &str, col: usize, len: usize) -> Span {
     let byte_at = |chars: usize| {
         line_text
             .char_indices()
