@@ -115,7 +115,13 @@ fn a_scripts_own_noscript_in_a_batch_is_reported_as_run() {
             let prefix = format!("b:{atomic}:{assume_loaded}");
             let handles: Vec<_> = MODES
                 .iter()
-                .map(|mode| p.add(count_then_fail(&format!("{prefix}:{mode}"), "NOSCRIPT", mode)))
+                .map(|mode| {
+                    p.add(count_then_fail(
+                        &format!("{prefix}:{mode}"),
+                        "NOSCRIPT",
+                        mode,
+                    ))
+                })
                 .collect();
             let results = p
                 .query(&mut con)
@@ -148,7 +154,12 @@ fn a_scripts_server_condition_codes_are_the_scripts_errors() {
     let mut p = redlua::pipe();
     let handles: Vec<_> = SERVER_CODES
         .iter()
-        .map(|code| (code, p.add(count_then_fail(&format!("p:{code}"), code, "reply"))))
+        .map(|code| {
+            (
+                code,
+                p.add(count_then_fail(&format!("p:{code}"), code, "reply")),
+            )
+        })
         .collect();
     let results = p.query(&mut con).expect("every entry ran");
     for (code, h) in handles {
@@ -171,8 +182,10 @@ fn the_servers_busy_is_still_a_refusal() {
     let spin = std::thread::spawn(move || {
         // Loops for 1 s of server time.
         let _: redis::RedisResult<redis::Value> = redis::cmd("EVAL")
-            .arg("local t = tonumber(redis.call('TIME')[1]) + 1 \
-                  while tonumber(redis.call('TIME')[1]) <= t do end return 1")
+            .arg(
+                "local t = tonumber(redis.call('TIME')[1]) + 1 \
+                  while tonumber(redis.call('TIME')[1]) <= t do end return 1",
+            )
             .arg(0)
             .query(&mut looper);
     });
@@ -217,7 +230,10 @@ fn loading_server() -> (RedisServer, std::thread::JoinHandle<()>) {
     });
     let deadline = Instant::now() + Duration::from_secs(5);
     while !is_loading(&mut con) {
-        assert!(Instant::now() < deadline, "the server never started loading");
+        assert!(
+            Instant::now() < deadline,
+            "the server never started loading"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     (server, reload)
@@ -238,7 +254,10 @@ fn a_call_sent_while_the_server_loads_waits_and_runs_once() {
     let mut con = server.connection();
     assert!(is_loading(&mut con), "the server should still be loading");
     let started = Instant::now();
-    assert_eq!(count("sync").invoke(&mut con).expect("runs after the load"), 1);
+    assert_eq!(
+        count("sync").invoke(&mut con).expect("runs after the load"),
+        1
+    );
     assert!(
         started.elapsed() > Duration::from_millis(200),
         "the call should have waited for the load"

@@ -49,7 +49,10 @@ fn a_read_timeout_says_the_script_may_have_run() {
     assert_eq!(e.outcome(), Outcome::MayHaveRun);
     let text = e.to_string();
     assert!(text.starts_with("script `spin`: "), "{text}");
-    assert!(text.contains("sent without a reply: the script may have run"), "{text}");
+    assert!(
+        text.contains("sent without a reply: the script may have run"),
+        "{text}"
+    );
     // It did run, to the end.
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(runs(&mut check, "spun"), 1);
@@ -64,7 +67,10 @@ fn a_read_timeout_says_the_script_may_have_run() {
     assert_eq!(e.outcome(), Outcome::MayHaveRun, "{e}");
     let b = e.as_batch_error().unwrap();
     assert_eq!(b.kind(), BatchFailure::Connection);
-    assert!(b.entries().iter().all(|r| r.outcome() == Outcome::MayHaveRun));
+    assert!(b
+        .entries()
+        .iter()
+        .all(|r| r.outcome() == Outcome::MayHaveRun));
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(runs(&mut check, "spun2"), 1);
 }
@@ -107,9 +113,13 @@ fn refusals_and_script_errors_have_their_outcomes() {
     let server = RedisServer::start().expect("start redis-server");
     let mut con = server.connection();
     // The script's own error: it ran.
-    let e = count_then_fail("c", "MYERR", "reply").invoke(&mut con).unwrap_err();
+    let e = count_then_fail("c", "MYERR", "reply")
+        .invoke(&mut con)
+        .unwrap_err();
     assert_eq!(e.outcome(), Outcome::Ran);
-    let e = count_then_fail("c", "MYERR", "raise").invoke(&mut con).unwrap_err();
+    let e = count_then_fail("c", "MYERR", "raise")
+        .invoke(&mut con)
+        .unwrap_err();
     assert_eq!(e.outcome(), Outcome::Ran);
     // A server refusal: NOPERM for a user without EVALSHA.
     redis::cmd("ACL")
@@ -126,7 +136,9 @@ fn refusals_and_script_errors_have_their_outcomes() {
         .unwrap()
         .get_connection()
         .unwrap();
-    let e = count_then_fail("c", "MYERR", "reply").invoke(&mut denied).unwrap_err();
+    let e = count_then_fail("c", "MYERR", "reply")
+        .invoke(&mut denied)
+        .unwrap_err();
     assert!(e.is_redis_error(), "{e:?}");
     assert_eq!(e.outcome(), Outcome::Refused);
     assert_eq!(runs(&mut con, "c"), 2);
@@ -157,20 +169,32 @@ fn loading_timeout_zero_gives_the_refusal() {
         .start()
         .expect("start redis-server");
     let mut con = server.connection();
-    redis::cmd("DEBUG").arg("POPULATE").arg(15_000).exec(&mut con).unwrap();
+    redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(15_000)
+        .exec(&mut con)
+        .unwrap();
     let mut reloader = server.connection();
     let reload = std::thread::spawn(move || {
-        redis::cmd("DEBUG").arg("RELOAD").exec(&mut reloader).unwrap();
+        redis::cmd("DEBUG")
+            .arg("RELOAD")
+            .exec(&mut reloader)
+            .unwrap();
     });
     loop {
-        let info: String = redis::cmd("INFO").arg("persistence").query(&mut con).unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
         if info.lines().any(|l| l.trim() == "loading:1") {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     redlua::set_loading_timeout(Duration::ZERO);
-    let e = count_then_fail("c", "MYERR", "reply").invoke(&mut con).unwrap_err();
+    let e = count_then_fail("c", "MYERR", "reply")
+        .invoke(&mut con)
+        .unwrap_err();
     redlua::set_loading_timeout(redlua::DEFAULT_LOADING_TIMEOUT);
     assert!(e.is_redis_error(), "{e:?}");
     assert_eq!(e.code(), Some("LOADING"));

@@ -116,7 +116,10 @@ pub(crate) fn encode(script: &'static Script, param: &'static str, message: Stri
 const REFUSALS: &[(&str, &[&str])] = &[
     (
         "NOSCRIPT",
-        &["No matching script. Please use EVAL.", "No matching script."],
+        &[
+            "No matching script. Please use EVAL.",
+            "No matching script.",
+        ],
     ),
     (
         "NOPERM",
@@ -130,7 +133,10 @@ const REFUSALS: &[(&str, &[&str])] = &[
         "WRONGPASS",
         &["invalid username-password pair or user is disabled."],
     ),
-    ("BUSY", &["Redis is busy running ", "Valkey is busy running "]),
+    (
+        "BUSY",
+        &["Redis is busy running ", "Valkey is busy running "],
+    ),
     ("NOTBUSY", &["No scripts in execution right now."]),
     (
         "UNKILLABLE",
@@ -143,7 +149,10 @@ const REFUSALS: &[(&str, &[&str])] = &[
             "You can't write against a read only slave.",
         ],
     ),
-    ("OOM", &["command not allowed when used memory > 'maxmemory'"]),
+    (
+        "OOM",
+        &["command not allowed when used memory > 'maxmemory'"],
+    ),
     (
         "LOADING",
         &[
@@ -170,7 +179,10 @@ const REFUSALS: &[(&str, &[&str])] = &[
         ],
     ),
     ("EXECABORT", &["Transaction discarded because of"]),
-    ("CROSSSLOT", &["Keys in request don't hash to the same slot"]),
+    (
+        "CROSSSLOT",
+        &["Keys in request don't hash to the same slot"],
+    ),
     (
         "CLUSTERDOWN",
         &["The cluster is down", "Hash slot not served"],
@@ -288,8 +300,8 @@ fn locate(script: &'static Script, line: Option<usize>) -> Vec<(&'static str, u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redis::Value;
     use crate::script::LineOrigin;
+    use redis::Value;
 
     const MAIN: u16 = 0;
     const KEYS_LUA: u16 = 1;
@@ -794,13 +806,71 @@ mod tests {
         );
     }
 
+    /// The server's own wordings (recorded from Redis 6.2.5-8.2.3 and
+    /// Valkey 8.1.8/9.1.2) against a script's use of the same codes.
+    #[test]
+    fn only_the_servers_own_wording_is_a_refusal() {
+        let server: &[&[u8]] = &[
+            b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+            b"-NOSCRIPT No matching script.\r\n",
+            b"-LOADING Redis is loading the dataset in memory\r\n",
+            b"-LOADING Valkey is loading the dataset in memory\r\n",
+            b"-BUSY Valkey is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n",
+            b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n",
+            b"-CLUSTERDOWN The cluster is down\r\n",
+            b"-CLUSTERDOWN Hash slot not served\r\n",
+            b"-ASK 3999 127.0.0.1:6381\r\n",
+            b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+        ];
+        for &resp in server {
+            let e = classify_resp(&SCRIPT, resp);
+            assert!(e.is_redis_error(), "{}", String::from_utf8_lossy(resp));
+            assert_eq!(e.outcome(), crate::Outcome::Refused);
+        }
+        assert!(is_noscript(&server_err(
+            b"-NOSCRIPT No matching script.\r\n"
+        )));
+        assert!(is_loading(&server_err(
+            b"-LOADING Redis is loading the dataset in memory\r\n"
+        )));
+        let script: &[&[u8]] = &[
+            b"-NOSCRIPT fake\r\n",
+            b"-NOSCRIPT No matching script. Please use EVAL. (not really)\r\n",
+            b"-LOADING later\r\n",
+            b"-BUSY try again\r\n",
+            b"-MOVED elsewhere\r\n",
+            b"-MOVED 99999 127.0.0.1:6381\r\n",
+            b"-ASK 1 127.0.0.1:6381 please\r\n",
+            b"-TRYAGAIN soon\r\n",
+            b"-READONLY not now\r\n",
+            b"-OOM full\r\n",
+        ];
+        for &resp in script {
+            let e = classify_resp(&SCRIPT, resp);
+            assert!(
+                e.is_reply_error(),
+                "{}: {e:?}",
+                String::from_utf8_lossy(resp)
+            );
+            assert_eq!(e.outcome(), crate::Outcome::Ran);
+        }
+        assert!(!is_noscript(&server_err(b"-NOSCRIPT fake\r\n")));
+        assert!(!is_noscript_err(&redis_err(b"-NOSCRIPT fake\r\n")));
+        assert!(!is_loading_err(&redis_err(b"-LOADING later\r\n")));
+    }
+
     #[test]
     fn connection_errors_are_redis_errors() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
         let e = from_redis(&SCRIPT, RedisError::from(io));
         assert!(e.is_redis_error());
         assert_eq!(e.code(), None);
-        assert_eq!(e.to_string(), "script `create_status`: reset by peer");
+        assert_eq!(
+            e.to_string(),
+            "script `create_status`: reset by peer\n  sent without a reply: the script may \
+             have run; check its effects before sending it again"
+        );
+        assert_eq!(e.outcome(), crate::Outcome::MayHaveRun);
         assert!(std::error::Error::source(&e).is_some());
     }
 

@@ -187,14 +187,14 @@ impl Outcome {
 impl Error {
     /// Whether the script ran, for a single call and a batch alike:
     ///
-    /// - [`Error::Redis`]: [`Outcome::Refused`] for a server refusal,
+    /// - for [`Error::Redis`]: [`Outcome::Refused`] for a server refusal,
     ///   [`Outcome::NotSent`] when the connection was refused (or could not
     ///   be set up), [`Outcome::MayHaveRun`] for a response timeout or a
     ///   connection dropped after the command was written;
-    /// - [`Error::Script`], [`Error::Reply`], [`Error::Decode`]:
+    /// - for [`Error::Script`], [`Error::Reply`], [`Error::Decode`]:
     ///   [`Outcome::Ran`] (a compile error: [`Outcome::Refused`]);
-    /// - [`Error::Encode`]: [`Outcome::NotSent`];
-    /// - [`Error::Batch`]: [`BatchError::outcome`], the batch as a whole
+    /// - for [`Error::Encode`]: [`Outcome::NotSent`];
+    /// - for [`Error::Batch`]: [`BatchError::outcome`], the batch as a whole
     ///   ([`MayHaveRun`](Outcome::MayHaveRun) if any entry may have run,
     ///   else [`Ran`](Outcome::Ran) if any ran); each entry has its own
     ///   ([`EntryReport::outcome`](crate::EntryReport::outcome)).
