@@ -1,11 +1,13 @@
 //! A prepared script call and the one place that talks to Redis for it.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use redis::{Cmd, Value};
 
 use crate::decode::{Decoded, Fail};
-use crate::error::classify::{self, is_noscript, is_noscript_err};
+use crate::error::classify::{self, is_loading, is_loading_err, is_noscript, is_noscript_err};
 use crate::error::Error;
 use crate::Script;
 
@@ -72,12 +74,39 @@ impl<T> Call<T> {
     /// Runs the script on a sync connection: one `EVALSHA`; if the server
     /// does not know the script, `SCRIPT LOAD` and `EVALSHA` are sent
     /// together (one extra round trip) and the script stays resident.
+    ///
+    /// A server that answers `LOADING` (still loading its dataset; nothing
+    /// ran) is asked again with a bounded backoff, for up to
+    /// [`loading_timeout`] in all (5 s unless [`set_loading_timeout`] says
+    /// otherwise). [`Error::outcome`] tells whether a failed call ran.
     pub fn invoke<C>(&self, con: &mut C) -> Result<T, Error>
     where
         C: redis::ConnectionLike + ?Sized,
     {
         self.check_encoded()?;
-        let reply = PACKED.with(|cell| match cell.try_borrow_mut() {
+        let mut wait = LoadingWait::new();
+        loop {
+            match self.send(con) {
+                Err(e) if is_noscript_err(&e) => return self.load_and_retry(con),
+                Ok(Value::ServerError(e)) if is_noscript(&e) => return self.load_and_retry(con),
+                Err(e) if is_loading_err(&e) => match wait.next_pause() {
+                    Some(pause) => std::thread::sleep(pause),
+                    None => return self.finish(Err(e)),
+                },
+                Ok(Value::ServerError(e)) if is_loading(&e) => match wait.next_pause() {
+                    Some(pause) => std::thread::sleep(pause),
+                    None => return self.finish(Ok(Value::ServerError(e))),
+                },
+                reply => return self.finish(reply),
+            }
+        }
+    }
+
+    fn send<C>(&self, con: &mut C) -> redis::RedisResult<Value>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
+        PACKED.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {
                 buf.clear();
                 self.cmd.write_packed_command(&mut buf);
@@ -88,26 +117,34 @@ impl<T> Call<T> {
                 reply
             }
             Err(_) => con.req_packed_command(&self.cmd.get_packed_command()),
-        });
-        match reply {
-            Err(e) if is_noscript_err(&e) => self.load_and_retry(con),
-            Ok(Value::ServerError(e)) if is_noscript(&e) => self.load_and_retry(con),
-            reply => self.finish(reply),
-        }
+        })
     }
 
     /// Runs the script on an async connection (`MultiplexedConnection`,
-    /// `ConnectionManager`, ...), with the same NOSCRIPT handling as
-    /// [`Call::invoke`].
+    /// `ConnectionManager`, ...), with the same NOSCRIPT and `LOADING`
+    /// handling as [`Call::invoke`].
     pub async fn invoke_async<C>(&self, con: &mut C) -> Result<T, Error>
     where
         C: redis::aio::ConnectionLike + ?Sized,
     {
         self.check_encoded()?;
-        match con.req_packed_command(&self.cmd).await {
-            Err(e) if is_noscript_err(&e) => {}
-            Ok(Value::ServerError(e)) if is_noscript(&e) => {}
-            reply => return self.finish(reply),
+        let mut wait = LoadingWait::new();
+        loop {
+            match con.req_packed_command(&self.cmd).await {
+                Err(e) if is_noscript_err(&e) => break,
+                Ok(Value::ServerError(e)) if is_noscript(&e) => break,
+                Err(e) if is_loading_err(&e) => {
+                    if !wait.next_pause_async().await {
+                        return self.finish(Err(e));
+                    }
+                }
+                Ok(Value::ServerError(e)) if is_loading(&e) => {
+                    if !wait.next_pause_async().await {
+                        return self.finish(Ok(Value::ServerError(e)));
+                    }
+                }
+                reply => return self.finish(reply),
+            }
         }
         let pipe = self.load_and_call_pipe();
         let replies = con.req_packed_commands(&pipe, 0, 2).await;
@@ -200,6 +237,83 @@ pub(crate) fn load_cmd(script: &Script) -> Cmd {
     let mut cmd = redis::cmd("SCRIPT");
     cmd.arg("LOAD").arg(script.source());
     cmd
+}
+
+/// The default of [`set_loading_timeout`]: 5 seconds.
+pub const DEFAULT_LOADING_TIMEOUT: Duration = Duration::from_secs(5);
+
+static LOADING_TIMEOUT_MS: AtomicU64 = AtomicU64::new(DEFAULT_LOADING_TIMEOUT.as_millis() as u64);
+
+/// Sets how long a call or batch waits, in all, for a server that answers
+/// `LOADING` (it is loading its dataset after a restart or a full sync)
+/// before the `LOADING` error is returned; for the whole process.
+///
+/// A `LOADING` reply means the server ran nothing, so redlua waits (10 ms,
+/// doubling up to 200 ms between attempts) and sends the same call or batch
+/// again, until it is answered or this much time has passed since the
+/// first `LOADING`. The default is [`DEFAULT_LOADING_TIMEOUT`] (5 s);
+/// `Duration::ZERO` turns the wait off. Async calls wait only inside a
+/// Tokio runtime (the one redis-rs's async connections run on).
+///
+/// ```
+/// redlua::set_loading_timeout(std::time::Duration::from_secs(30));
+/// assert_eq!(redlua::loading_timeout(), std::time::Duration::from_secs(30));
+/// # redlua::set_loading_timeout(redlua::DEFAULT_LOADING_TIMEOUT);
+/// ```
+pub fn set_loading_timeout(timeout: Duration) {
+    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    LOADING_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The current [`set_loading_timeout`] setting.
+pub fn loading_timeout() -> Duration {
+    Duration::from_millis(LOADING_TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const MAX_PAUSE: Duration = Duration::from_millis(200);
+
+/// The bounded backoff of one call or batch against a `LOADING` server.
+pub(crate) struct LoadingWait {
+    started: Option<Instant>,
+    next: Duration,
+}
+
+impl LoadingWait {
+    pub(crate) fn new() -> LoadingWait {
+        LoadingWait {
+            started: None,
+            next: FIRST_PAUSE,
+        }
+    }
+
+    /// The pause before the next attempt, or `None` when the time given by
+    /// [`loading_timeout`] is spent.
+    pub(crate) fn next_pause(&mut self) -> Option<Duration> {
+        let limit = loading_timeout();
+        let spent = self.started.get_or_insert_with(Instant::now).elapsed();
+        if spent >= limit {
+            return None;
+        }
+        let pause = self.next.min(limit - spent);
+        self.next = (self.next * 2).min(MAX_PAUSE);
+        Some(pause)
+    }
+
+    /// Sleeps for [`LoadingWait::next_pause`] on the Tokio timer; false
+    /// when the time is spent or there is no Tokio runtime to sleep on.
+    pub(crate) async fn next_pause_async(&mut self) -> bool {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return false;
+        }
+        match self.next_pause() {
+            Some(pause) => {
+                tokio::time::sleep(pause).await;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Encodes a call's arguments; generated code drives it. Not public API.

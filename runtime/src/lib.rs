@@ -66,9 +66,9 @@ pub use batch::{
     pipe, BatchError, BatchFailure, CmdHandle, Entry, EntryReport, EntryStatus, Handle, Pipeline,
     Results,
 };
-pub use call::Call;
+pub use call::{loading_timeout, set_loading_timeout, Call, DEFAULT_LOADING_TIMEOUT};
 pub use error::EncodeError;
-pub use error::{DecodeError, Error, ReplyError, ScriptError};
+pub use error::{DecodeError, Error, Outcome, ReplyError, ScriptError};
 pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
 pub use script::Script;
 

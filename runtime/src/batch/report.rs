@@ -8,6 +8,7 @@ use std::fmt;
 use redis::{ErrorKind, RedisError};
 
 use super::results::Results;
+use crate::error::Outcome;
 use crate::Script;
 
 /// How many entries a [`BatchError`] lists one by one in its `Display`.
@@ -91,6 +92,7 @@ pub struct EntryReport {
     pub(super) script: Option<&'static Script>,
     pub(super) command: Option<String>,
     pub(super) status: EntryStatus,
+    pub(super) outcome: Outcome,
     pub(super) reason: Option<String>,
 }
 
@@ -149,6 +151,27 @@ impl EntryReport {
     /// ```
     pub fn status(&self) -> EntryStatus {
         self.status
+    }
+
+    /// The entry's [`Outcome`], in the terms of a single call's
+    /// [`Error::outcome`](crate::Error::outcome): [`EntryStatus::Ran`] is
+    /// [`Outcome::Ran`], [`EntryStatus::Unknown`] is
+    /// [`Outcome::MayHaveRun`], and [`EntryStatus::NotRun`] is
+    /// [`Outcome::NotSent`] when the batch never reached the server
+    /// ([`BatchFailure::NotSent`], or a refused connection) and
+    /// [`Outcome::Refused`] when the server answered without running it
+    /// (`NOSCRIPT`, a discarded or aborted transaction).
+    ///
+    /// ```no_run
+    /// # fn f(e: &redlua::BatchError) {
+    /// let resend: Vec<usize> = e.entries().iter()
+    ///     .filter(|r| matches!(r.outcome(), redlua::Outcome::NotSent | redlua::Outcome::Refused))
+    ///     .map(|r| r.index())
+    ///     .collect();
+    /// # }
+    /// ```
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
     }
 
     /// Why the entry did not run, when that is known (the `NOSCRIPT`, the
@@ -351,6 +374,30 @@ impl BatchError {
         first_not_run
             .or_else(|| self.entries.iter().find_map(|e| e.script))
             .map_or("", |s| s.name())
+    }
+
+    /// The batch's [`Outcome`] as a whole ([`Error::outcome`](crate::Error::outcome)):
+    /// [`Outcome::MayHaveRun`] if any entry may have run, else
+    /// [`Outcome::Ran`] if any entry ran (see [`BatchError::entries`] for
+    /// which), else the outcome the entries share ([`Outcome::NotSent`] or
+    /// [`Outcome::Refused`]).
+    ///
+    /// ```no_run
+    /// # fn f(e: &redlua::BatchError) {
+    /// if e.outcome() == redlua::Outcome::MayHaveRun { /* check before resending */ }
+    /// # }
+    /// ```
+    pub fn outcome(&self) -> Outcome {
+        let has = |o| self.entries.iter().any(|e| e.outcome == o);
+        if has(Outcome::MayHaveRun) {
+            Outcome::MayHaveRun
+        } else if has(Outcome::Ran) {
+            Outcome::Ran
+        } else if has(Outcome::Refused) {
+            Outcome::Refused
+        } else {
+            Outcome::NotSent
+        }
     }
 
     /// What [`Error::code`] says.

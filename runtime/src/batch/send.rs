@@ -2,10 +2,11 @@
 //! `SCRIPT LOAD`s, the entries) and sends it in one round trip on a sync or
 //! async connection.
 
-use redis::{ErrorKind, ServerErrorKind};
+use redis::{ErrorKind, ServerErrorKind, Value};
 
 use super::pipeline::{Item, Pipeline};
 use super::results::Results;
+use crate::call::LoadingWait;
 use crate::error::classify;
 use crate::error::Error;
 use crate::load::write_load;
@@ -30,6 +31,11 @@ impl Pipeline {
     ///   ([`BatchFailure::NotSent`](crate::BatchFailure::NotSent)): that client resends a whole batch after
     ///   a redirect, which would run entries twice; use the async cluster
     ///   connection.
+    ///
+    /// A server that refuses the whole batch with `LOADING` (it is loading
+    /// its dataset; no entry ran) is sent the batch again with a bounded
+    /// backoff, for up to [`loading_timeout`](crate::loading_timeout) in
+    /// all, as a single call would be.
     ///
     /// ```no_run
     /// use redlua::redis_script;
@@ -60,8 +66,17 @@ impl Pipeline {
             return Err(self.not_sent(SYNC_CLUSTER, None));
         }
         let packed = self.packed();
-        let replies = con.req_packed_commands(&packed, 0, self.wire_len());
-        self.finish(replies)
+        let mut wait = LoadingWait::new();
+        loop {
+            let replies = con.req_packed_commands(&packed, 0, self.wire_len());
+            if self.refused_loading(&replies) {
+                if let Some(pause) = wait.next_pause() {
+                    std::thread::sleep(pause);
+                    continue;
+                }
+            }
+            return self.finish(replies);
+        }
     }
 
     /// Runs the batch on an async connection (`MultiplexedConnection`,
@@ -94,7 +109,13 @@ impl Pipeline {
             return Ok(self.empty_results());
         }
         let wire = self.wire();
-        let replies = con.req_packed_commands(&wire, 0, wire.len()).await;
+        let mut wait = LoadingWait::new();
+        let replies = loop {
+            let replies = con.req_packed_commands(&wire, 0, wire.len()).await;
+            if !self.refused_loading(&replies) || !wait.next_pause_async().await {
+                break replies;
+            }
+        };
         match replies {
             // Only the async cluster client raises CROSSSLOT for a whole
             // batch, and it does so before sending anything.
@@ -103,6 +124,32 @@ impl Pipeline {
             }
             replies => self.finish(replies),
         }
+    }
+
+    /// True when the server refused the whole batch with `LOADING`, so no
+    /// entry ran: every reply is `LOADING` or, for a transaction, `MULTI`
+    /// was accepted, every queued command refused with `LOADING` and `EXEC`
+    /// answered `EXECABORT`.
+    fn refused_loading(&self, replies: &redis::RedisResult<Vec<Value>>) -> bool {
+        let replies = match replies {
+            Ok(r) => r,
+            Err(e) => return classify::is_loading_err(e),
+        };
+        let loading = |v: &Value| matches!(v, Value::ServerError(e) if classify::is_loading(e));
+        if replies.len() != self.wire_len() || replies.is_empty() {
+            return false;
+        }
+        if !self.atomic {
+            return replies.iter().all(loading);
+        }
+        let (first, rest) = (&replies[0], &replies[1..]);
+        let Some((exec, queued)) = rest.split_last() else {
+            return false;
+        };
+        !matches!(first, Value::ServerError(_))
+            && !queued.is_empty()
+            && queued.iter().all(loading)
+            && matches!(exec, Value::ServerError(e) if e.code() == "EXECABORT")
     }
 
     fn check_encoded(&self) -> Result<(), Error> {

@@ -7,7 +7,7 @@ use super::pipeline::{same_script, Item, Pipeline};
 use super::report::{BatchError, BatchFailure, EntryReport, EntryStatus};
 use super::results::{Results, Slot};
 use crate::error::classify;
-use crate::error::Error;
+use crate::error::{Error, Outcome};
 use crate::load::{load_failure, LoadFailure};
 use crate::Script;
 
@@ -17,6 +17,17 @@ impl Pipeline {
     pub(super) fn finish(&self, replies: redis::RedisResult<Vec<Value>>) -> Result<Results, Error> {
         let replies = match replies {
             Ok(r) => r,
+            // Refused before anything was written: no entry ran.
+            Err(e) if Outcome::of_redis_error(&e) == Outcome::NotSent => {
+                return Err(self.batch_error(
+                    BatchFailure::Connection,
+                    |_| (EntryStatus::NotRun, None),
+                    Vec::new(),
+                    None,
+                    Some(e),
+                    None,
+                ));
+            }
             Err(e) => {
                 return Err(self.unknown(BatchFailure::Connection, None, Some(e)));
             }
@@ -205,12 +216,22 @@ impl Pipeline {
         source: Option<RedisError>,
         detail: Option<String>,
     ) -> Error {
+        let never_sent = kind == BatchFailure::NotSent
+            || source
+                .as_ref()
+                .is_some_and(|e| Outcome::of_redis_error(e) == Outcome::NotSent);
         let entries = self
             .items
             .iter()
             .enumerate()
             .map(|(index, item)| {
                 let (status, reason) = status(index);
+                let outcome = match status {
+                    EntryStatus::Ran => Outcome::Ran,
+                    EntryStatus::Unknown => Outcome::MayHaveRun,
+                    EntryStatus::NotRun if never_sent => Outcome::NotSent,
+                    EntryStatus::NotRun => Outcome::Refused,
+                };
                 EntryReport {
                     index,
                     script: item.script(),
@@ -219,6 +240,7 @@ impl Pipeline {
                         Item::Cmd(cmd) => Some(command_name(cmd)),
                     },
                     status,
+                    outcome,
                     reason,
                 }
             })

@@ -4,22 +4,37 @@
 //! decode and encode errors. [`is_noscript`] is the one test for "the server
 //! does not have the script".
 
-use redis::{ErrorKind, RedisError, ServerError, ServerErrorKind};
+use redis::{RedisError, ServerError};
 
 use super::parse::{parse_script_error, split_code};
 pub(crate) use super::render::describe;
 use super::{DecodeError, EncodeError, Error, ReplyError, ScriptError};
 use crate::script::Script;
 
-/// True when the server answered `NOSCRIPT`: it does not have the script
-/// (never loaded, flushed, restarted, failed over).
+/// True when the server answered `NOSCRIPT` itself: it does not have the
+/// script (never loaded, flushed, restarted, failed over), so nothing ran.
+///
+/// Told apart from a script that returned or raised a `NOSCRIPT`-coded error
+/// (which ran) by the server's exact wording: Redis says `No matching script.
+/// Please use EVAL.`, Valkey 8 and 9 `No matching script.`.
 pub(crate) fn is_noscript(reply: &ServerError) -> bool {
-    reply.kind() == Some(ServerErrorKind::NoScript)
+    reply.code() == "NOSCRIPT" && server_refusal("NOSCRIPT", reply.details().unwrap_or(""))
 }
 
 /// [`is_noscript`] for an error reply the client raised as a [`RedisError`].
 pub(crate) fn is_noscript_err(e: &RedisError) -> bool {
-    e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+    e.code() == Some("NOSCRIPT") && server_refusal("NOSCRIPT", e.detail().unwrap_or(""))
+}
+
+/// True when the server refused the command because it is loading its
+/// dataset (`LOADING Redis is loading the dataset in memory`): nothing ran.
+pub(crate) fn is_loading(reply: &ServerError) -> bool {
+    reply.code() == "LOADING" && server_refusal("LOADING", reply.details().unwrap_or(""))
+}
+
+/// [`is_loading`] for an error reply the client raised as a [`RedisError`].
+pub(crate) fn is_loading_err(e: &RedisError) -> bool {
+    e.code() == Some("LOADING") && server_refusal("LOADING", e.detail().unwrap_or(""))
 }
 
 /// Classifies an error from the Redis client (see the module docs).
@@ -86,28 +101,126 @@ pub(crate) fn encode(script: &'static Script, param: &'static str, message: Stri
     }))
 }
 
-/// Codes Redis uses to refuse a command before (or instead of) running it.
-const REFUSAL_CODES: &[&str] = &[
-    "NOSCRIPT",
-    "NOPERM",
-    "NOAUTH",
-    "WRONGPASS",
-    "BUSY",
-    "NOTBUSY",
-    "UNKILLABLE",
-    "READONLY",
-    "OOM",
-    "LOADING",
-    "MISCONF",
-    "NOREPLICAS",
-    "MASTERDOWN",
-    "EXECABORT",
-    "MOVED",
-    "ASK",
-    "CROSSSLOT",
-    "CLUSTERDOWN",
-    "TRYAGAIN",
+/// The codes Redis and Valkey use to refuse a command before (or instead
+/// of) running it, each with the starts of the texts the server itself sends
+/// with it (from the Redis 6.2-8.2 and Valkey 8-9 sources and recorded
+/// replies). A script can return any of these codes too
+/// (`redis.error_reply(...)`, `{err = ...}`, a `redis.pcall` result it
+/// passes on); only an error whose text is one of the server's own is a
+/// refusal, anything else is the script's reply.
+///
+/// The texts are prefixes except where the server's text is a fixed
+/// sentence (`NOSCRIPT`, whose exact wording tells a cache miss from a
+/// script that ran). `MOVED` and `ASK` are checked by shape instead
+/// (`<slot> <host>:<port>`).
+const REFUSALS: &[(&str, &[&str])] = &[
+    (
+        "NOSCRIPT",
+        &[
+            "No matching script. Please use EVAL.",
+            "No matching script.",
+        ],
+    ),
+    (
+        "NOPERM",
+        &[
+            "this user has no permissions to",
+            "No permissions to access",
+        ],
+    ),
+    ("NOAUTH", &["Authentication required."]),
+    (
+        "WRONGPASS",
+        &["invalid username-password pair or user is disabled."],
+    ),
+    (
+        "BUSY",
+        &["Redis is busy running ", "Valkey is busy running "],
+    ),
+    ("NOTBUSY", &["No scripts in execution right now."]),
+    (
+        "UNKILLABLE",
+        &["Sorry the script already executed write commands against the dataset."],
+    ),
+    (
+        "READONLY",
+        &[
+            "You can't write against a read only replica.",
+            "You can't write against a read only slave.",
+        ],
+    ),
+    (
+        "OOM",
+        &["command not allowed when used memory > 'maxmemory'"],
+    ),
+    (
+        "LOADING",
+        &[
+            "Redis is loading the dataset in memory",
+            "Valkey is loading the dataset in memory",
+        ],
+    ),
+    (
+        "MISCONF",
+        &[
+            "Redis is configured to save RDB snapshots",
+            "Valkey is configured to save RDB snapshots",
+            "Errors writing to the AOF file",
+        ],
+    ),
+    ("NOREPLICAS", &["Not enough good replicas to write."]),
+    (
+        "MASTERDOWN",
+        &[
+            "Link with MASTER is down and ",
+            "Link with PRIMARY is down and ",
+            "Link with master is down and ",
+            "Link with primary is down and ",
+        ],
+    ),
+    ("EXECABORT", &["Transaction discarded because of"]),
+    (
+        "CROSSSLOT",
+        &["Keys in request don't hash to the same slot"],
+    ),
+    (
+        "CLUSTERDOWN",
+        &["The cluster is down", "Hash slot not served"],
+    ),
+    (
+        "TRYAGAIN",
+        &["Multiple keys request during rehashing of slot"],
+    ),
 ];
+
+/// True when `code` with `detail` is one of the server's own refusals
+/// (see [`REFUSALS`]), not an error a script chose.
+pub(crate) fn server_refusal(code: &str, detail: &str) -> bool {
+    if code == "MOVED" || code == "ASK" {
+        return is_redirect(detail);
+    }
+    let Some((_, texts)) = REFUSALS.iter().find(|(c, _)| *c == code) else {
+        return false;
+    };
+    if code == "NOSCRIPT" {
+        return texts.contains(&detail);
+    }
+    texts.iter().any(|t| detail.starts_with(t))
+}
+
+/// `<slot> <host>:<port>`, the whole text of a server's `MOVED`/`ASK`.
+fn is_redirect(detail: &str) -> bool {
+    let mut words = detail.split(' ');
+    let slot_ok = words
+        .next()
+        .and_then(|s| s.parse::<u16>().ok())
+        .is_some_and(|s| s < 16384);
+    let addr_ok = words.next().is_some_and(|a| {
+        a.rsplit_once(':')
+            .is_some_and(|(_, port)| !port.is_empty() && port.parse::<u16>().is_ok())
+    });
+    slot_ok && addr_ok && words.next().is_none()
+}
 
 /// Starts of `ERR` replies with which the server itself refuses
 /// `EVALSHA`/`EVALSHA_RO`/`SCRIPT LOAD`.
@@ -152,7 +265,7 @@ fn classify(
         }));
     }
     let detail = detail.unwrap_or("");
-    let refused = REFUSAL_CODES.contains(&code)
+    let refused = server_refusal(code, detail)
         || (code == "ERR" && ERR_REFUSALS.iter().any(|r| detail.starts_with(r)));
     if refused {
         return Error::Redis {
@@ -693,13 +806,71 @@ mod tests {
         );
     }
 
+    /// The server's own wordings (recorded from Redis 6.2.5-8.2.3 and
+    /// Valkey 8.1.8/9.1.2) against a script's use of the same codes.
+    #[test]
+    fn only_the_servers_own_wording_is_a_refusal() {
+        let server: &[&[u8]] = &[
+            b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+            b"-NOSCRIPT No matching script.\r\n",
+            b"-LOADING Redis is loading the dataset in memory\r\n",
+            b"-LOADING Valkey is loading the dataset in memory\r\n",
+            b"-BUSY Valkey is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n",
+            b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n",
+            b"-CLUSTERDOWN The cluster is down\r\n",
+            b"-CLUSTERDOWN Hash slot not served\r\n",
+            b"-ASK 3999 127.0.0.1:6381\r\n",
+            b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+        ];
+        for &resp in server {
+            let e = classify_resp(&SCRIPT, resp);
+            assert!(e.is_redis_error(), "{}", String::from_utf8_lossy(resp));
+            assert_eq!(e.outcome(), crate::Outcome::Refused);
+        }
+        assert!(is_noscript(&server_err(
+            b"-NOSCRIPT No matching script.\r\n"
+        )));
+        assert!(is_loading(&server_err(
+            b"-LOADING Redis is loading the dataset in memory\r\n"
+        )));
+        let script: &[&[u8]] = &[
+            b"-NOSCRIPT fake\r\n",
+            b"-NOSCRIPT No matching script. Please use EVAL. (not really)\r\n",
+            b"-LOADING later\r\n",
+            b"-BUSY try again\r\n",
+            b"-MOVED elsewhere\r\n",
+            b"-MOVED 99999 127.0.0.1:6381\r\n",
+            b"-ASK 1 127.0.0.1:6381 please\r\n",
+            b"-TRYAGAIN soon\r\n",
+            b"-READONLY not now\r\n",
+            b"-OOM full\r\n",
+        ];
+        for &resp in script {
+            let e = classify_resp(&SCRIPT, resp);
+            assert!(
+                e.is_reply_error(),
+                "{}: {e:?}",
+                String::from_utf8_lossy(resp)
+            );
+            assert_eq!(e.outcome(), crate::Outcome::Ran);
+        }
+        assert!(!is_noscript(&server_err(b"-NOSCRIPT fake\r\n")));
+        assert!(!is_noscript_err(&redis_err(b"-NOSCRIPT fake\r\n")));
+        assert!(!is_loading_err(&redis_err(b"-LOADING later\r\n")));
+    }
+
     #[test]
     fn connection_errors_are_redis_errors() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
         let e = from_redis(&SCRIPT, RedisError::from(io));
         assert!(e.is_redis_error());
         assert_eq!(e.code(), None);
-        assert_eq!(e.to_string(), "script `create_status`: reset by peer");
+        assert_eq!(
+            e.to_string(),
+            "script `create_status`: reset by peer\n  sent without a reply: the script may \
+             have run; check its effects before sending it again"
+        );
+        assert_eq!(e.outcome(), crate::Outcome::MayHaveRun);
         assert!(std::error::Error::source(&e).is_some());
     }
 

@@ -48,22 +48,45 @@ mod render;
 ///    When Lua names a line in the message itself (`user_script:<N>:`, which
 ///    honours `error(msg, 2)`), that line wins over the one in the marker.
 /// 2. **Redis refused to run the script** → [`Error::Redis`]: no marker, and
-///    either a code Redis itself uses to refuse a command (`NOSCRIPT`,
-///    `NOPERM`, `NOAUTH`, `WRONGPASS`, `BUSY`, `NOTBUSY`, `UNKILLABLE`,
-///    `READONLY`, `OOM`, `LOADING`, `MISCONF`, `NOREPLICAS`, `MASTERDOWN`,
-///    `EXECABORT`, `MOVED`, `ASK`, `CROSSSLOT`, `CLUSTERDOWN`, `TRYAGAIN`), or
-///    `ERR` with the text of one of the server's own refusals of
-///    `EVALSHA`/`SCRIPT LOAD` (wrong `numkeys`, a bad shebang, a write script
-///    sent with `EVALSHA_RO`, an unknown command on an old server, ...).
+///    either one of the server's own refusals, recognised by its code *and*
+///    the server's wording for it, or `ERR` with the text of one of the
+///    server's own refusals of `EVALSHA`/`SCRIPT LOAD` (wrong `numkeys`, a
+///    bad shebang, a write script sent with `EVALSHA_RO`, an unknown command
+///    on an old server, ...). The codes and the texts the server sends
+///    (Redis 6.2-8.2, Valkey 8-9; "Redis" reads "Valkey" on Valkey):
+///
+///    | code | the server's text starts with |
+///    |---|---|
+///    | `NOSCRIPT` | exactly `No matching script. Please use EVAL.` (Redis) or `No matching script.` (Valkey) |
+///    | `LOADING` | `Redis is loading the dataset in memory` |
+///    | `BUSY` | `Redis is busy running ` (a script, a function, a module command) |
+///    | `MASTERDOWN` | `Link with MASTER is down and ` (also `PRIMARY`) |
+///    | `READONLY` | `You can't write against a read only replica.` |
+///    | `OOM` | `command not allowed when used memory > 'maxmemory'` |
+///    | `TRYAGAIN` | `Multiple keys request during rehashing of slot` |
+///    | `CLUSTERDOWN` | `The cluster is down`, `Hash slot not served` |
+///    | `MOVED`, `ASK` | the whole text is `<slot> <host>:<port>` |
+///    | `CROSSSLOT` | `Keys in request don't hash to the same slot` |
+///    | `NOPERM` | `this user has no permissions to`, `No permissions to access` |
+///    | `NOAUTH` / `WRONGPASS` | `Authentication required.` / `invalid username-password pair or user is disabled.` |
+///    | `MISCONF` | `Redis is configured to save RDB snapshots`, `Errors writing to the AOF file` |
+///    | `NOREPLICAS`, `EXECABORT`, `NOTBUSY`, `UNKILLABLE` | `Not enough good replicas to write.`, `Transaction discarded because of`, `No scripts in execution right now.`, `Sorry the script already executed write commands against the dataset.` |
+///
 ///    Connection and protocol failures are `Error::Redis` as well.
 /// 3. **Anything else without a marker** → [`Error::Reply`]: the script
 ///    *returned* an error reply on purpose (`return redis.error_reply("CODE
 ///    msg")`, `return {err = "CODE msg"}`, or a `redis.pcall` error it passed
 ///    on). Such replies carry no line, since Redis adds none.
 ///
-/// A script that returns one of the refusal codes of rule 2 (for example the
-/// result of a `redis.pcall` that hit `OOM`) is therefore reported as
-/// [`Error::Redis`]: without a marker the two cannot be told apart.
+/// So a script that returns a server condition's code with its own text
+/// (`redis.error_reply("TRYAGAIN later")`, `{err = "NOSCRIPT gone"}`) is
+/// [`Error::Reply`]: it ran, and it is never taken for a cache miss or
+/// reloaded and run again. A script that raises one (`error({err =
+/// "LOADING x"})`) carries the marker and is [`Error::Script`]. Only a
+/// script that returns a server's exact wording (for example the result of
+/// a `redis.pcall` that hit `OOM`, passed on as it is) is reported as
+/// [`Error::Redis`]: the reply then carries nothing that tells the two apart
+/// (its [`Error::outcome`] says [`Outcome::Refused`] although it ran).
 ///
 /// The code of a [`ScriptError`] or [`ReplyError`] is the first word of the
 /// error when that word looks like a code (ASCII capitals, digits, `_`, `-`,
@@ -100,7 +123,107 @@ pub enum Error {
     Batch(Box<BatchError>),
 }
 
+/// Whether a failed call ran on the server ([`Error::outcome`]): what a
+/// caller needs to know before sending it again.
+///
+/// ```no_run
+/// # use redlua::{Error, Outcome};
+/// fn may_resend(e: &Error) -> bool {
+///     matches!(e.outcome(), Outcome::NotSent | Outcome::Refused)
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Nothing reached the server (the connection was refused, an argument
+    /// did not encode, the batch was refused before sending): the script
+    /// did not run; safe to send again.
+    NotSent,
+    /// The server answered that it did not run the command (`NOSCRIPT`
+    /// after a reload, `NOPERM`, `BUSY`, `READONLY`, `OOM`, a compile
+    /// error, a discarded transaction, ...): the script did not run.
+    Refused,
+    /// The command was written but no reply came (a response or read
+    /// timeout, the connection dropped, a reply that made no sense): the
+    /// script may have run, possibly to the end. Sending it again may run
+    /// it twice.
+    MayHaveRun,
+    /// The script ran: it raised or returned an error, or its reply did not
+    /// decode. Its writes (up to the error) are kept.
+    Ran,
+}
+
+impl Outcome {
+    /// What became of a command that failed with this client error: the
+    /// client's own classification (a refused connection, a timeout, a
+    /// dropped connection, a server error), never its text.
+    pub(crate) fn of_redis_error(e: &RedisError) -> Outcome {
+        use redis::ErrorKind as K;
+        if e.is_connection_refusal() {
+            return Outcome::NotSent;
+        }
+        if e.is_timeout() || e.is_connection_dropped() || e.is_io_error() {
+            return Outcome::MayHaveRun;
+        }
+        match e.kind() {
+            // Only the server's own refusals stay `Error::Redis` (see
+            // `classify`); the rest of the server errors are the script's.
+            K::Server(_) | K::Extension => Outcome::Refused,
+            // Raised while connecting or routing, before anything is written.
+            K::InvalidClientConfig
+            | K::AuthenticationFailed
+            | K::ClusterConnectionNotFound
+            | K::MasterNameNotFoundBySentinel
+            | K::NoValidReplicasFoundBySentinel
+            | K::EmptySentinelList
+            | K::RESP3NotSupported => Outcome::NotSent,
+            // A parse error, an odd reply, a client-side failure mid-way:
+            // the command may have been written.
+            _ => Outcome::MayHaveRun,
+        }
+    }
+}
+
 impl Error {
+    /// Whether the script ran, for a single call and a batch alike:
+    ///
+    /// - for [`Error::Redis`]: [`Outcome::Refused`] for a server refusal,
+    ///   [`Outcome::NotSent`] when the connection was refused (or could not
+    ///   be set up), [`Outcome::MayHaveRun`] for a response timeout or a
+    ///   connection dropped after the command was written;
+    /// - for [`Error::Script`], [`Error::Reply`], [`Error::Decode`]:
+    ///   [`Outcome::Ran`] (a compile error: [`Outcome::Refused`]);
+    /// - for [`Error::Encode`]: [`Outcome::NotSent`];
+    /// - for [`Error::Batch`]: [`BatchError::outcome`], the batch as a whole
+    ///   ([`MayHaveRun`](Outcome::MayHaveRun) if any entry may have run,
+    ///   else [`Ran`](Outcome::Ran) if any ran); each entry has its own
+    ///   ([`EntryReport::outcome`](crate::EntryReport::outcome)).
+    ///
+    /// ```no_run
+    /// # use redlua::{redis_script, Outcome};
+    /// # #[redis_script("multiply.lua")]
+    /// # fn multiply(key: &str, multiplier: i64) -> i64;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut con = redis::Client::open("redis://127.0.0.1/")?.get_connection()?;
+    /// match multiply("a", 2).invoke(&mut con) {
+    ///     Ok(n) => println!("{n}"),
+    ///     Err(e) if e.outcome() == Outcome::MayHaveRun => {
+    ///         eprintln!("{e}; check before sending again");
+    ///     }
+    ///     Err(e) => return Err(e.into()),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Error::Redis { source, .. } => Outcome::of_redis_error(source),
+            Error::Script(e) if e.is_compile_error() => Outcome::Refused,
+            Error::Script(_) | Error::Reply(_) | Error::Decode(_) => Outcome::Ran,
+            Error::Encode(_) => Outcome::NotSent,
+            Error::Batch(e) => e.outcome(),
+        }
+    }
+
     /// Name of the script that failed ([`Script::name`]).
     pub fn script_name(&self) -> &str {
         match self {

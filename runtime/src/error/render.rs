@@ -5,7 +5,7 @@ use std::fmt;
 
 use redis::{ServerError, Value};
 
-use super::{DecodeError, EncodeError, Error, ReplyError, ScriptError};
+use super::{DecodeError, EncodeError, Error, Outcome, ReplyError, ScriptError};
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -14,7 +14,19 @@ impl fmt::Display for Error {
                 write!(f, "script `{script}`: ")?;
                 match ServerError::try_from(source.clone()) {
                     Ok(e) => write_code_message(f, e.code(), e.details().unwrap_or("")),
-                    Err(_) => write!(f, "{source}"),
+                    Err(_) => {
+                        write!(f, "{source}")?;
+                        match Outcome::of_redis_error(source) {
+                            Outcome::NotSent => f.write_str(
+                                "\n  not sent: the script did not run; safe to send again",
+                            ),
+                            Outcome::MayHaveRun => f.write_str(
+                                "\n  sent without a reply: the script may have run; \
+                                 check its effects before sending it again",
+                            ),
+                            _ => Ok(()),
+                        }
+                    }
                 }
             }
             Error::Script(e) => e.fmt(f),
