@@ -305,9 +305,11 @@ fn show(krate: &Crate, cwd: &Path, file: &Path, settings: &Settings) -> Result<E
     if !asm.source.ends_with('\n') {
         s.push('\n');
     }
-    for f in &findings {
-        s.push_str(&format!("\nwarning: {}\n", f.render(&asm)));
-    }
     let _ = std::io::stdout().lock().write_all(s.as_bytes());
+    // Warnings go to stderr: stdout ends with the assembled script, exactly
+    // as sent, so it can be piped to `redis-cli -x SCRIPT LOAD`.
+    for f in &findings {
+        eprintln!("warning: {}\n", f.render(&asm));
+    }
     Ok(ExitCode::SUCCESS)
 }
