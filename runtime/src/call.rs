@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use redis::{Cmd, Value};
 
 use crate::decode::{Decoded, Fail};
-use crate::error::classify::{self, is_loading, is_loading_err, is_noscript, is_noscript_err};
+use crate::error::classify::{self, Retry};
 use crate::error::Error;
 use crate::Script;
 
@@ -86,19 +86,18 @@ impl<T> Call<T> {
         self.check_encoded()?;
         let mut wait = LoadingWait::new();
         loop {
-            match self.send(con) {
-                Err(e) if is_noscript_err(&e) => return self.load_and_retry(con),
-                Ok(Value::ServerError(e)) if is_noscript(&e) => return self.load_and_retry(con),
-                Err(e) if is_loading_err(&e) => match wait.next_pause() {
-                    Some(pause) => std::thread::sleep(pause),
-                    None => return self.finish(Err(e)),
-                },
-                Ok(Value::ServerError(e)) if is_loading(&e) => match wait.next_pause() {
-                    Some(pause) => std::thread::sleep(pause),
-                    None => return self.finish(Ok(Value::ServerError(e))),
-                },
-                reply => return self.finish(reply),
+            let reply = self.send(con);
+            match classify::retry(&reply) {
+                Some(Retry::NoScript) => return self.load_and_retry(con),
+                Some(Retry::Loading) => {
+                    if let Some(pause) = wait.next_pause() {
+                        std::thread::sleep(pause);
+                        continue;
+                    }
+                }
+                None => {}
             }
+            return self.finish(reply);
         }
     }
 
@@ -130,20 +129,11 @@ impl<T> Call<T> {
         self.check_encoded()?;
         let mut wait = LoadingWait::new();
         loop {
-            match con.req_packed_command(&self.cmd).await {
-                Err(e) if is_noscript_err(&e) => break,
-                Ok(Value::ServerError(e)) if is_noscript(&e) => break,
-                Err(e) if is_loading_err(&e) => {
-                    if !wait.next_pause_async().await {
-                        return self.finish(Err(e));
-                    }
-                }
-                Ok(Value::ServerError(e)) if is_loading(&e) => {
-                    if !wait.next_pause_async().await {
-                        return self.finish(Ok(Value::ServerError(e)));
-                    }
-                }
-                reply => return self.finish(reply),
+            let reply = con.req_packed_command(&self.cmd).await;
+            match classify::retry(&reply) {
+                Some(Retry::NoScript) => break,
+                Some(Retry::Loading) if wait.next_pause_async().await => continue,
+                _ => return self.finish(reply),
             }
         }
         let pipe = self.load_and_call_pipe();

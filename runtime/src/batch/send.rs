@@ -131,11 +131,13 @@ impl Pipeline {
     /// was accepted, every queued command refused with `LOADING` and `EXEC`
     /// answered `EXECABORT`.
     fn refused_loading(&self, replies: &redis::RedisResult<Vec<Value>>) -> bool {
-        let replies = match replies {
-            Ok(r) => r,
-            Err(e) => return classify::is_loading_err(e),
+        // A batch's server errors arrive as values; an error raised for the
+        // whole batch (I/O, protocol) says nothing of each entry, so it is
+        // never a reason to send the batch again.
+        let Ok(replies) = replies else {
+            return false;
         };
-        let loading = |v: &Value| matches!(v, Value::ServerError(e) if classify::is_loading(e));
+        let loading = |v: &Value| classify::retry_value(v) == Some(classify::Retry::Loading);
         if replies.len() != self.wire_len() || replies.is_empty() {
             return false;
         }

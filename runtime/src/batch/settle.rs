@@ -86,8 +86,8 @@ impl Pipeline {
         let mut slots = Vec::with_capacity(entries.len());
         let mut not_run: Vec<(usize, String)> = Vec::new();
         for (i, (item, mut reply)) in self.items.iter().zip(entries).enumerate() {
-            if let (Some(script), Value::ServerError(e)) = (item.script(), &reply) {
-                if classify::is_noscript(e) {
+            if let Some(script) = item.script() {
+                if classify::retry_value(&reply) == Some(classify::Retry::NoScript) {
                     let load = self
                         .loads()
                         .iter()
@@ -239,7 +239,6 @@ impl Pipeline {
                         Item::Script { .. } => None,
                         Item::Cmd(cmd) => Some(command_name(cmd)),
                     },
-                    status,
                     outcome,
                     reason,
                 }

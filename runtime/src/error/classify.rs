@@ -1,8 +1,8 @@
 //! From what went wrong to an [`Error`]: sorts a Redis error reply into
 //! [`Error::Script`], [`Error::Redis`] or [`Error::Reply`] (the rules are on
 //! [`Error`]), maps a script error's line to its `.lua` file, and builds the
-//! decode and encode errors. [`is_noscript`] is the one test for "the server
-//! does not have the script".
+//! decode and encode errors. [`retry`] is the one test for "the server ran
+//! nothing and the call may be sent again" (`NOSCRIPT`, `LOADING`).
 
 use redis::{RedisError, ServerError};
 
@@ -11,30 +11,44 @@ pub(crate) use super::render::describe;
 use super::{DecodeError, EncodeError, Error, ReplyError, ScriptError};
 use crate::script::Script;
 
-/// True when the server answered `NOSCRIPT` itself: it does not have the
-/// script (never loaded, flushed, restarted, failed over), so nothing ran.
-///
-/// Told apart from a script that returned or raised a `NOSCRIPT`-coded error
-/// (which ran) by the server's exact wording: Redis says `No matching script.
-/// Please use EVAL.`, Valkey 8 and 9 `No matching script.`.
-pub(crate) fn is_noscript(reply: &ServerError) -> bool {
-    reply.code() == "NOSCRIPT" && server_refusal("NOSCRIPT", reply.details().unwrap_or(""))
+/// A refusal after which the same command may be sent again, because the
+/// server ran nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// The server does not have the script (never loaded, flushed,
+    /// restarted, failed over): load it, then call again.
+    NoScript,
+    /// The server is loading its dataset: wait, then call again.
+    Loading,
 }
 
-/// [`is_noscript`] for an error reply the client raised as a [`RedisError`].
-pub(crate) fn is_noscript_err(e: &RedisError) -> bool {
-    e.code() == Some("NOSCRIPT") && server_refusal("NOSCRIPT", e.detail().unwrap_or(""))
+/// The server's own `NOSCRIPT` or `LOADING` in a reply, whether it came as
+/// a value or raised by the client. A script that returned or raised an
+/// error with such a code ran, and is told apart by the server's exact
+/// wording (Redis: `No matching script. Please use EVAL.`, Valkey 8 and 9:
+/// `No matching script.`; see [`REFUSALS`]).
+pub(crate) fn retry(reply: &redis::RedisResult<redis::Value>) -> Option<Retry> {
+    match reply {
+        Ok(v) => retry_value(v),
+        Err(e) => retry_code(e.code()?, e.detail().unwrap_or("")),
+    }
 }
 
-/// True when the server refused the command because it is loading its
-/// dataset (`LOADING Redis is loading the dataset in memory`): nothing ran.
-pub(crate) fn is_loading(reply: &ServerError) -> bool {
-    reply.code() == "LOADING" && server_refusal("LOADING", reply.details().unwrap_or(""))
+/// [`retry`] for one reply of a batch.
+pub(crate) fn retry_value(reply: &redis::Value) -> Option<Retry> {
+    match reply {
+        redis::Value::ServerError(e) => retry_code(e.code(), e.details().unwrap_or("")),
+        _ => None,
+    }
 }
 
-/// [`is_loading`] for an error reply the client raised as a [`RedisError`].
-pub(crate) fn is_loading_err(e: &RedisError) -> bool {
-    e.code() == Some("LOADING") && server_refusal("LOADING", e.detail().unwrap_or(""))
+fn retry_code(code: &str, detail: &str) -> Option<Retry> {
+    let retry = match code {
+        "NOSCRIPT" => Retry::NoScript,
+        "LOADING" => Retry::Loading,
+        _ => return None,
+    };
+    server_refusal(code, detail).then_some(retry)
 }
 
 /// Classifies an error from the Redis client (see the module docs).
@@ -827,12 +841,22 @@ mod tests {
             assert!(e.is_redis_error(), "{}", String::from_utf8_lossy(resp));
             assert_eq!(e.outcome(), crate::Outcome::Refused);
         }
-        assert!(is_noscript(&server_err(
-            b"-NOSCRIPT No matching script.\r\n"
-        )));
-        assert!(is_loading(&server_err(
-            b"-LOADING Redis is loading the dataset in memory\r\n"
-        )));
+        let value = |resp: &[u8]| retry_value(&redis::Value::ServerError(server_err(resp)));
+        let raised = |resp: &[u8]| retry(&Err(redis_err(resp)));
+        for (resp, want) in [
+            (&b"-NOSCRIPT No matching script.\r\n"[..], Retry::NoScript),
+            (
+                b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+                Retry::NoScript,
+            ),
+            (
+                b"-LOADING Redis is loading the dataset in memory\r\n",
+                Retry::Loading,
+            ),
+        ] {
+            assert_eq!(value(resp), Some(want));
+            assert_eq!(raised(resp), Some(want));
+        }
         let script: &[&[u8]] = &[
             b"-NOSCRIPT fake\r\n",
             b"-NOSCRIPT No matching script. Please use EVAL. (not really)\r\n",
@@ -854,9 +878,14 @@ mod tests {
             );
             assert_eq!(e.outcome(), crate::Outcome::Ran);
         }
-        assert!(!is_noscript(&server_err(b"-NOSCRIPT fake\r\n")));
-        assert!(!is_noscript_err(&redis_err(b"-NOSCRIPT fake\r\n")));
-        assert!(!is_loading_err(&redis_err(b"-LOADING later\r\n")));
+        for resp in [
+            &b"-NOSCRIPT fake\r\n"[..],
+            b"-LOADING later\r\n",
+            b"-ERR x\r\n",
+        ] {
+            assert_eq!(value(resp), None);
+            assert_eq!(raised(resp), None);
+        }
     }
 
     #[test]
