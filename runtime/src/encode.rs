@@ -61,36 +61,18 @@ pub trait Str {
     fn as_str(&self) -> &str;
 }
 
-impl Str for str {
-    fn as_str(&self) -> &str {
-        self
-    }
+/// Implements a view trait for owners that deref to its target type.
+macro_rules! deref_impls {
+    ($trait:ident::$method:ident -> $target:ty: $($t:ty),*) => {$(
+        impl $trait for $t {
+            #[inline]
+            fn $method(&self) -> &$target {
+                self
+            }
+        }
+    )*};
 }
-impl Str for String {
-    fn as_str(&self) -> &str {
-        self
-    }
-}
-impl Str for Cow<'_, str> {
-    fn as_str(&self) -> &str {
-        self
-    }
-}
-impl Str for Box<str> {
-    fn as_str(&self) -> &str {
-        self
-    }
-}
-impl Str for Arc<str> {
-    fn as_str(&self) -> &str {
-        self
-    }
-}
-impl Str for Rc<str> {
-    fn as_str(&self) -> &str {
-        self
-    }
-}
+deref_impls!(Str::as_str -> str: str, String, Cow<'_, str>, Box<str>, Arc<str>, Rc<str>);
 impl<T: Str + ?Sized> Str for &T {
     fn as_str(&self) -> &str {
         (**self).as_str()
@@ -108,37 +90,8 @@ pub trait Bytes {
     fn as_bytes(&self) -> &[u8];
 }
 
-impl Bytes for [u8] {
-    fn as_bytes(&self) -> &[u8] {
-        self
-    }
-}
-impl Bytes for Vec<u8> {
-    fn as_bytes(&self) -> &[u8] {
-        self
-    }
-}
+deref_impls!(Bytes::as_bytes -> [u8]: [u8], Vec<u8>, Cow<'_, [u8]>, Box<[u8]>, Arc<[u8]>, Rc<[u8]>);
 impl<const N: usize> Bytes for [u8; N] {
-    fn as_bytes(&self) -> &[u8] {
-        self
-    }
-}
-impl Bytes for Cow<'_, [u8]> {
-    fn as_bytes(&self) -> &[u8] {
-        self
-    }
-}
-impl Bytes for Box<[u8]> {
-    fn as_bytes(&self) -> &[u8] {
-        self
-    }
-}
-impl Bytes for Arc<[u8]> {
-    fn as_bytes(&self) -> &[u8] {
-        self
-    }
-}
-impl Bytes for Rc<[u8]> {
     fn as_bytes(&self) -> &[u8] {
         self
     }

@@ -91,7 +91,8 @@ pub struct EntryReport {
     pub(super) index: usize,
     pub(super) script: Option<&'static Script>,
     pub(super) command: Option<String>,
-    pub(super) status: EntryStatus,
+    /// The one record of what happened; [`EntryReport::status`] is its
+    /// coarser, older view.
     pub(super) outcome: Outcome,
     pub(super) reason: Option<String>,
 }
@@ -150,7 +151,11 @@ impl EntryReport {
     /// # }
     /// ```
     pub fn status(&self) -> EntryStatus {
-        self.status
+        match self.outcome {
+            Outcome::Ran => EntryStatus::Ran,
+            Outcome::MayHaveRun => EntryStatus::Unknown,
+            Outcome::NotSent | Outcome::Refused => EntryStatus::NotRun,
+        }
     }
 
     /// The entry's [`Outcome`], in the terms of a single call's
@@ -369,7 +374,7 @@ impl BatchError {
         let first_not_run = self
             .entries
             .iter()
-            .filter(|e| e.status != EntryStatus::Ran)
+            .filter(|e| e.status() != EntryStatus::Ran)
             .find_map(|e| e.script);
         first_not_run
             .or_else(|| self.entries.iter().find_map(|e| e.script))
@@ -434,7 +439,7 @@ impl BatchError {
     fn with_status(&self, status: EntryStatus) -> Vec<usize> {
         self.entries
             .iter()
-            .filter(|e| e.status == status)
+            .filter(|e| e.status() == status)
             .map(|e| e.index)
             .collect()
     }
@@ -471,7 +476,7 @@ impl fmt::Display for BatchError {
                 write!(f, "\n  ran:     ")?;
                 write_ranges(f, &self.ran())?;
                 write!(f, "\n  not run:")?;
-                self.write_entries(f, |e| e.status == EntryStatus::NotRun)?;
+                self.write_entries(f, |e| e.status() == EntryStatus::NotRun)?;
             }
             BatchFailure::Discarded => {
                 write!(f, "{what} discarded (EXECABORT): {none_ran}")?;
