@@ -92,18 +92,15 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
                     .ret
                     .as_ref()
                     .is_some_and(|r| r.decl.ty == crate::header::Type::Int && !r.decl.array),
+                assumed: &[],
             },
-            false => lua_check::Declared::default(),
+            false => lua_check::Declared {
+                assumed: &unrendered,
+                ..Default::default()
+            },
         };
         let mapper = Mapper::new(asm);
         for issue in lua_check::check_declared(&asm.source, &params, &keys, &asm.flags, declared) {
-            if lua_check::undefined_name(&issue).is_some_and(|n| unrendered.contains(&n)) {
-                continue;
-            }
-            // The flags line is checked by both; report it once.
-            if asm.errors.iter().any(|d| d.message == issue.message) {
-                continue;
-            }
             let diagnostic = mapper.map(&issue).unwrap_or_else(|| {
                 let mut d = Diagnostic::new(0, Default::default(), issue.message.clone());
                 d.help = issue.help.clone();
@@ -169,11 +166,11 @@ fn unrendered_names(asm: &Assembled) -> Vec<&str> {
     asm.source
         .lines()
         .filter_map(|l| {
-            let rest = l.trim_start().strip_prefix("-- %")?;
-            let rest = rest
-                .strip_prefix("key")
-                .or_else(|| rest.strip_prefix("arg"))?;
-            let word = rest.split_whitespace().next()?;
+            let mut words = l.trim_start().strip_prefix("-- %")?.split_whitespace();
+            if !matches!(words.next()?, "key" | "arg") {
+                return None;
+            }
+            let word = words.next()?;
             let end = word
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(word.len());
@@ -275,7 +272,7 @@ impl<'a> Mapper<'a> {
             .trim_start()
             .strip_prefix('%')
             .is_some_and(|rest| {
-                ["key", "arg", "return", "include", "pragma"]
+                crate::header::DIRECTIVES
                     .iter()
                     .any(|d| rest.starts_with(d))
             });

@@ -228,7 +228,8 @@ const TYPES: &[(&str, Type)] = &[
 const TYPE_LIST: &str = "int (or integer), float (or number), str (or string), bytes, \
 bool (or boolean), list (or array), dict (or dictionary), json, redis (`%return` only)";
 
-const DIRECTIVES: &[&str] = &["key", "arg", "keys", "args", "return", "include", "pragma"];
+/// The directive names (after `%`).
+pub const DIRECTIVES: &[&str] = &["key", "arg", "keys", "args", "return", "include", "pragma"];
 
 const DIRECTIVE_LIST: &str =
     "`%key NAME`, `%arg NAME [TYPE]`, `%keys NAME`, `%args NAME`, `%return TYPE`, \

@@ -9,7 +9,8 @@
 //!   sandbox does not have, functions the sandbox removed (`require`,
 //!   `print`, ...), `os.*` other than `os.clock`, unknown members of the
 //!   sandbox's library tables, writes into its read-only global tables;
-//! - `#!lua flags=...`: unknown flags, write commands under `no-writes`;
+//! - `#!lua flags=...`: write commands under `no-writes` (unknown flags are
+//!   the header's to report, in `assemble`);
 //! - warnings: `%key`/`%arg` parameters never read, and keys of
 //!   `redis.call`/`redis.pcall` built from string literals instead of a
 //!   declared key (they break on Redis Cluster).
@@ -73,11 +74,14 @@ pub fn check(
 /// How many `KEYS` and `ARGV` entries the header declares: `None` when the
 /// count is open (a variadic or pass-through parameter, or unknown).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Declared {
+pub struct Declared<'a> {
     pub keys: Option<usize>,
     pub args: Option<usize>,
     /// `%return int`: a returned Lua number reaches the caller truncated.
     pub returns_int: bool,
+    /// Names a header line with an error meant to declare: not rendered,
+    /// but not undefined either (the header error is the one to report).
+    pub assumed: &'a [&'a str],
 }
 
 /// [`check`], also refusing `KEYS[n]` / `ARGV[n]` with a literal `n` past
@@ -87,7 +91,7 @@ pub fn check_declared(
     params: &[&str],
     key_params: &[&str],
     flags: &[String],
-    declared: Declared,
+    declared: Declared<'_>,
 ) -> Vec<LuaIssue> {
     // The parser and the walk recurse once per nesting level, and a
     // downstream crate builds full_moon unoptimised: rustc's own thread
@@ -124,20 +128,6 @@ pub fn check_declared(
             ),
         }],
     }
-}
-
-/// The name an "undefined variable" or "assignment to undefined global"
-/// issue is about.
-pub fn undefined_name(issue: &LuaIssue) -> Option<&str> {
-    let rest = issue
-        .message
-        .strip_prefix("undefined variable `")
-        .or_else(|| {
-            issue
-                .message
-                .strip_prefix("assignment to undefined global `")
-        })?;
-    rest.split('`').next()
 }
 
 /// Error codes that clients (redlua, redis-rs' cluster client, ...) treat as
@@ -219,11 +209,10 @@ fn check_inner(
     params: &[&str],
     key_params: &[&str],
     flags: &[String],
-    declared: Declared,
+    declared: Declared<'_>,
 ) -> Vec<LuaIssue> {
     let lines = Lines::new(source);
     let mut issues = Vec::new();
-    check_flags(source, flags, &mut issues);
 
     // full_moon 3.0's lexer panics on a backtick (its backtick strings are
     // a Luau/CfxLua feature): parse with a same-width invalid character in
@@ -493,15 +482,6 @@ const REDIS_API: &[&str] = &[
     "status_reply",
 ];
 
-/// Shebang flags of Redis 7 (`evalExtractShebangFlags` / `scripts_flags_def`).
-const KNOWN_FLAGS: &[&str] = &[
-    "no-writes",
-    "allow-oom",
-    "allow-stale",
-    "no-cluster",
-    "allow-cross-slot-keys",
-];
-
 /// Functions whose result is built from their arguments (so literals in the
 /// arguments end up in the result), for the literal-key warning.
 const STRING_BUILDERS: &[&str] = &["format", "lower", "upper", "rep", "sub", "gsub", "reverse"];
@@ -638,67 +618,6 @@ fn blank_shebang(source: &str) -> String {
 // ---------------------------------------------------------------------------
 // Flags
 // ---------------------------------------------------------------------------
-
-fn check_flags(source: &str, flags: &[String], issues: &mut Vec<LuaIssue>) {
-    let first_line = if source.starts_with("#!") {
-        source
-            .split('\n')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('\r')
-    } else {
-        ""
-    };
-    // Where each flag stands on the shebang line: (char column, text).
-    let mut located: Vec<(usize, &str)> = Vec::new();
-    if let Some(at) = first_line.find("flags=") {
-        let list_start = at + "flags=".len();
-        let list_end = first_line[list_start..]
-            .find(char::is_whitespace)
-            .map_or(first_line.len(), |i| list_start + i);
-        let mut offset = list_start;
-        for part in first_line[list_start..list_end].split(',') {
-            let col = first_line[..offset].chars().count() + 1;
-            located.push((col, part.trim()));
-            offset += part.len() + 1;
-        }
-    }
-    let line_len = first_line.chars().count().max(1);
-    let mut used = vec![false; located.len()];
-    for flag in flags {
-        if KNOWN_FLAGS.contains(&flag.as_str()) {
-            continue;
-        }
-        let found = located
-            .iter()
-            .enumerate()
-            .find(|(i, (_, text))| !used[*i] && *text == flag.as_str());
-        let (col, len) = match found {
-            Some((i, (col, text))) => {
-                used[i] = true;
-                (*col, text.chars().count())
-            }
-            None => (1, line_len),
-        };
-        let (message, help) = if flag.is_empty() {
-            (
-                "empty flag in the `#!lua` line".to_string(),
-                "remove the extra `,`".to_string(),
-            )
-        } else {
-            let help = match closest(flag, KNOWN_FLAGS.iter().copied()) {
-                Some(c) => format!("did you mean `{c}`?"),
-                None => format!("known flags: {}", KNOWN_FLAGS.join(", ")),
-            };
-            (format!("unknown script flag `{flag}`"), help)
-        };
-        issues.push(with(
-            issue(Severity::Error, 1, col, len, message),
-            Some("Redis refuses to load a script with this flag".to_string()),
-            Some(help),
-        ));
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Syntax errors
@@ -1022,7 +941,7 @@ struct Options<'p> {
     key_params: &'p [&'p str],
     no_writes: bool,
     no_cluster: bool,
-    declared: Declared,
+    declared: Declared<'p>,
 }
 
 /// What the literal-key warning knows about a value.
@@ -1116,7 +1035,7 @@ struct Binding<'a> {
 /// How a name resolves.
 enum Resolved {
     Local(usize),
-    /// `arg` in a vararg function.
+    /// `arg` in a vararg function, or a name whose directive had an error.
     Implicit,
     Global,
     Removed(&'static str),
@@ -1321,6 +1240,9 @@ impl<'a, 'o> Walker<'a, 'o> {
         // Lua 5.1 (LUA_COMPAT_VARARG, on in Redis) gives a vararg function
         // an implicit local `arg` holding its `...`; the main chunk has none.
         if name == "arg" && self.varargs.len() > 1 && self.varargs.last() == Some(&true) {
+            return Resolved::Implicit;
+        }
+        if self.opts.declared.assumed.contains(&name) {
             return Resolved::Implicit;
         }
         if GLOBALS.contains(&name) {
@@ -2315,7 +2237,7 @@ mod tests {
         let declared = Declared {
             keys: Some(1),
             args: Some(0),
-            returns_int: false,
+            ..Declared::default()
         };
         let issues = check_declared(
             "local a = KEYS[1]\nlocal b = KEYS[2]\nreturn ARGV[1] .. a .. b\n",
@@ -2340,7 +2262,7 @@ mod tests {
         let open = Declared {
             keys: None,
             args: Some(1),
-            returns_int: false,
+            ..Declared::default()
         };
         let src = "local i = 3\nreturn KEYS[i] .. KEYS[9] .. ARGV[1]\n";
         assert!(errors(&check_declared(src, &[], &[], &[], open)).is_empty());
@@ -2706,37 +2628,6 @@ return n
 
     fn flags(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn unknown_flag_points_at_it() {
-        let src = "#!lua flags=no-writes,alow-oom\nreturn 1\n";
-        let issues = check(src, &[], &[], &flags(&["no-writes", "alow-oom"]));
-        assert_eq!(issues.len(), 1, "{issues:#?}");
-        let e = &issues[0];
-        assert_eq!(e.severity, Severity::Error);
-        assert_eq!((e.line, e.col, e.len), (1, 23, 8));
-        assert_eq!(e.message, "unknown script flag `alow-oom`");
-        assert_eq!(e.help.as_deref(), Some("did you mean `allow-oom`?"));
-        let issues = check(
-            "#!lua flags=turbo\nreturn 1\n",
-            &[],
-            &[],
-            &flags(&["turbo"]),
-        );
-        assert_eq!((issues[0].col, issues[0].len), (13, 5));
-        assert!(issues[0]
-            .help
-            .as_deref()
-            .unwrap()
-            .starts_with("known flags: no-writes"));
-        let ok = check(
-            "#!lua flags=no-writes,allow-oom,allow-stale,no-cluster,allow-cross-slot-keys\nreturn 1\n",
-            &[],
-            &[],
-            &flags(&["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]),
-        );
-        assert!(ok.is_empty(), "{ok:#?}");
     }
 
     #[test]
