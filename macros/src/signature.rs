@@ -12,7 +12,7 @@ use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, TypePara
 
 use redlua_script::assemble::{Assembled, Param, ParamKind};
 use redlua_script::header::{ReturnDecl, Type as HType};
-use redlua_script::rust_decl::{directive_text, return_text, type_name};
+use redlua_script::rust_decl::{self, directive_text, return_text, type_name};
 use redlua_script::Diagnostic;
 
 /// A Rust parameter matched to its header directive.
@@ -198,21 +198,7 @@ fn accepts(ty: Option<HType>) -> &'static str {
 
 /// The Rust type we suggest for a parameter, for the expected-signature help.
 fn suggested(p: &Param) -> String {
-    let one = match p.kind {
-        ParamKind::Key | ParamKind::Arg(HType::Str) => "&str",
-        ParamKind::Arg(HType::Bytes) => "&[u8]",
-        ParamKind::Arg(HType::Int) => "i64",
-        ParamKind::Arg(HType::Float) => "f64",
-        ParamKind::Arg(HType::Bool) => "bool",
-        ParamKind::Arg(HType::List) => "&[T]",
-        ParamKind::Arg(HType::Dict) => "&HashMap<String, T>",
-        ParamKind::Arg(HType::Json | HType::Redis) => "&T",
-    };
-    if p.variadic {
-        format!("&[{one}]")
-    } else {
-        one.to_owned()
-    }
+    rust_decl::param_type_as(p, rust_decl::Open::Generic)
 }
 
 /// Does a non-variadic value of `shape` fit header type `ty` (None = key)?

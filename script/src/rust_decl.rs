@@ -57,17 +57,38 @@ pub fn return_text(d: &ReturnDecl) -> String {
 /// The Rust parameter type for `p`: `&str` for a key, the borrowed form of
 /// its type for an arg, a slice of that for a variadic or pass-through one.
 pub fn param_type(p: &Param) -> String {
+    param_type_as(p, Open::Concrete)
+}
+
+/// How to write the types the header leaves open (`list`, `dict`, `json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// Types that compile as printed (`&[serde_json::Value]`), for a
+    /// declaration to paste.
+    Concrete,
+    /// The shape only (`&[T]`, `&HashMap<String, T>`, `&T`), for help texts.
+    Generic,
+}
+
+/// [`param_type`], with the open types written as `open` says.
+pub fn param_type_as(p: &Param, open: Open) -> String {
+    let concrete = open == Open::Concrete;
     let one = match p.kind {
         ParamKind::Key | ParamKind::Arg(Type::Str) => "&str",
         ParamKind::Arg(Type::Bytes) => "&[u8]",
         ParamKind::Arg(Type::Int) => "i64",
         ParamKind::Arg(Type::Float) => "f64",
         ParamKind::Arg(Type::Bool) => "bool",
-        ParamKind::Arg(Type::List) => "&[serde_json::Value]",
-        ParamKind::Arg(Type::Dict) => "&std::collections::HashMap<String, serde_json::Value>",
+        ParamKind::Arg(Type::List) if concrete => "&[serde_json::Value]",
+        ParamKind::Arg(Type::List) => "&[T]",
+        ParamKind::Arg(Type::Dict) if concrete => {
+            "&std::collections::HashMap<String, serde_json::Value>"
+        }
+        ParamKind::Arg(Type::Dict) => "&HashMap<String, T>",
         // `redis` is refused as a parameter type by the header check; a
         // script with that error has no declaration to print.
-        ParamKind::Arg(Type::Json | Type::Redis) => "&serde_json::Value",
+        ParamKind::Arg(Type::Json | Type::Redis) if concrete => "&serde_json::Value",
+        ParamKind::Arg(Type::Json | Type::Redis) => "&T",
     };
     if p.variadic {
         format!("&[{one}]")
