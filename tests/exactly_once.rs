@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use redlua::testing::RedisServer;
 use redlua::{redis_script, Error};
 
+mod common;
+use common::{is_loading, loading_server, runs};
+
 /// Counts its run, then fails with the code it is given.
 #[redis_script("outcome/count_then_fail.lua")]
 fn count_then_fail(counter: &str, code: &str, mode: &str) -> i64;
@@ -16,23 +19,10 @@ fn count_then_fail(counter: &str, code: &str, mode: &str) -> i64;
 #[redis_script("pipeline/count.lua")]
 fn count(counter: &str) -> i64;
 
-fn runs(con: &mut redis::Connection, counter: &str) -> i64 {
-    redis::cmd("GET")
-        .arg(counter)
-        .query::<Option<i64>>(con)
-        .expect("GET counter")
-        .unwrap_or(0)
-}
-
 /// Makes the script resident, so a wrongly taken "cache miss" shows as a
 /// second run (on a cold cache the first EVALSHA's real NOSCRIPT hides it).
 fn preload(con: &mut redis::Connection) {
-    let script = count_then_fail("x", "X", "reply").script();
-    redis::cmd("SCRIPT")
-        .arg("LOAD")
-        .arg(script.source())
-        .exec(con)
-        .expect("SCRIPT LOAD");
+    redlua::load(con, &[COUNT_THEN_FAIL]).expect("SCRIPT LOAD");
 }
 
 /// The error a run of `count_then_fail` in `mode` must give: the script's,
@@ -195,56 +185,6 @@ fn the_servers_busy_is_still_a_refusal() {
     assert_eq!(e.code(), Some("BUSY"));
     spin.join().unwrap();
     assert_eq!(runs(&mut con, "busy"), 0);
-}
-
-/// A server that is loading a dataset that takes about 1.5 s to load, and
-/// the thread that made it load.
-///
-/// `DEBUG RELOAD` saves and loads the dataset again in the server process,
-/// exactly as at startup: while it loads, the server answers every other
-/// client `LOADING`. (The testing harness's `restart()` waits until the
-/// server answers `PING`, i.e. until the load has finished.)
-fn loading_server() -> (RedisServer, std::thread::JoinHandle<()>) {
-    // key-load-delay (microseconds per key) makes the load slow on a small
-    // dataset; the small event interval lets the server answer (LOADING)
-    // between keys instead of only every 2 MB.
-    let server = RedisServer::builder()
-        .args(["--key-load-delay", "100"])
-        .args(["--loading-process-events-interval-bytes", "1024"])
-        .start()
-        .expect("start redis-server");
-    let mut con = server.connection();
-    redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(15_000)
-        .arg("fill")
-        .arg(64)
-        .exec(&mut con)
-        .expect("DEBUG POPULATE");
-    let mut reloader = server.connection();
-    let reload = std::thread::spawn(move || {
-        redis::cmd("DEBUG")
-            .arg("RELOAD")
-            .exec(&mut reloader)
-            .expect("DEBUG RELOAD");
-    });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !is_loading(&mut con) {
-        assert!(
-            Instant::now() < deadline,
-            "the server never started loading"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    (server, reload)
-}
-
-fn is_loading(con: &mut redis::Connection) -> bool {
-    let info: String = redis::cmd("INFO")
-        .arg("persistence")
-        .query(con)
-        .expect("INFO persistence");
-    info.lines().any(|l| l.trim() == "loading:1")
 }
 
 #[test]

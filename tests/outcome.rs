@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use redlua::testing::RedisServer;
-use redlua::{redis_script, BatchFailure, Error, Outcome};
+use redlua::{redis_script, BatchFailure, Outcome};
+
+mod common;
+use common::{loading_server, runs};
 
 /// Busy-waits `ms` milliseconds of server time, then counts its run.
 #[redis_script("outcome/spin.lua")]
@@ -12,22 +15,6 @@ fn spin(counter: &str, ms: i64) -> i64;
 
 #[redis_script("outcome/count_then_fail.lua")]
 fn count_then_fail(counter: &str, code: &str, mode: &str) -> i64;
-
-fn runs(con: &mut redis::Connection, counter: &str) -> i64 {
-    redis::cmd("GET")
-        .arg(counter)
-        .query::<Option<i64>>(con)
-        .expect("GET counter")
-        .unwrap_or(0)
-}
-
-fn preload(con: &mut redis::Connection, script: &redlua::Script) {
-    redis::cmd("SCRIPT")
-        .arg("LOAD")
-        .arg(script.source())
-        .exec(con)
-        .expect("SCRIPT LOAD");
-}
 
 /// A port nothing listens on: a server's, after it stopped.
 fn closed_port() -> u16 {
@@ -40,7 +27,7 @@ fn a_read_timeout_says_the_script_may_have_run() {
     let server = RedisServer::start().expect("start redis-server");
     let mut check = server.connection();
     let mut con = server.connection();
-    preload(&mut check, spin("x", 0).script());
+    redlua::load(&mut check, &[SPIN]).expect("SCRIPT LOAD");
     con.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let e = spin("spun", 300).invoke(&mut con).unwrap_err();
@@ -80,7 +67,7 @@ fn a_read_timeout_says_the_script_may_have_run() {
 async fn the_async_default_response_timeout_says_the_script_may_have_run() {
     let server = RedisServer::start().expect("start redis-server");
     let mut check = server.connection();
-    preload(&mut check, spin("x", 0).script());
+    redlua::load(&mut check, &[SPIN]).expect("SCRIPT LOAD");
     let mut con = server.multiplexed().await;
     let e = spin("spun", 800).invoke_async(&mut con).await.unwrap_err();
     assert_eq!(e.outcome(), Outcome::MayHaveRun, "{e:?}");
@@ -158,39 +145,14 @@ fn refusals_and_script_errors_have_their_outcomes() {
 }
 
 /// With the LOADING wait turned off, a call to a loading server fails at
-/// once, refused (nothing ran). Its own test binary: the setting is global.
+/// once, refused (nothing ran). The setting is global: no other test of this
+/// binary meets `LOADING`, so turning it off here changes none of them.
 #[test]
 fn loading_timeout_zero_gives_the_refusal() {
     assert_eq!(redlua::loading_timeout(), redlua::DEFAULT_LOADING_TIMEOUT);
     assert_eq!(redlua::DEFAULT_LOADING_TIMEOUT, Duration::from_secs(5));
-    let server = RedisServer::builder()
-        .args(["--key-load-delay", "100"])
-        .args(["--loading-process-events-interval-bytes", "1024"])
-        .start()
-        .expect("start redis-server");
+    let (server, reload) = loading_server();
     let mut con = server.connection();
-    redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(15_000)
-        .exec(&mut con)
-        .unwrap();
-    let mut reloader = server.connection();
-    let reload = std::thread::spawn(move || {
-        redis::cmd("DEBUG")
-            .arg("RELOAD")
-            .exec(&mut reloader)
-            .unwrap();
-    });
-    loop {
-        let info: String = redis::cmd("INFO")
-            .arg("persistence")
-            .query(&mut con)
-            .unwrap();
-        if info.lines().any(|l| l.trim() == "loading:1") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
     redlua::set_loading_timeout(Duration::ZERO);
     let e = count_then_fail("c", "MYERR", "reply")
         .invoke(&mut con)
@@ -201,9 +163,4 @@ fn loading_timeout_zero_gives_the_refusal() {
     assert_eq!(e.outcome(), Outcome::Refused);
     reload.join().unwrap();
     assert_eq!(runs(&mut con, "c"), 0);
-}
-
-#[allow(dead_code)]
-fn outcome_is_copy_and_matchable(e: &Error) -> bool {
-    matches!(e.outcome(), Outcome::NotSent | Outcome::Refused)
 }
