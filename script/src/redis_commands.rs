@@ -1,7 +1,7 @@
 //! Redis command table for lua_check.rs.
 //!
-//! generated from COMMAND on redis 7.0.15 by `python3 script/tools/gen_redis_commands.py /usr/bin/redis-server 7398`
-//! (do not edit by hand; re-run the script against another server to refresh it).
+//! generated from COMMAND on redis 7.0.15 (tools/dialect/redis-7.0.15.json) by `python3 script/tools/gen_redis_commands.py`
+//! (do not edit by hand; re-run tools/gen_dialect.py, then this script, to refresh it).
 //!
 //! `(name, is_write, first_key, last_key, step)`: `name` is lowercase,
 //! subcommands are `container|sub`; `is_write` is true when a `no-writes`
