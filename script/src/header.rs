@@ -1355,6 +1355,57 @@ mod tests {
     }
 
     #[test]
+    fn no_directive_argument_panics_and_every_error_says_what_to_do() {
+        let words = [
+            "key", "arg", "keys", "args", "return", "include", "pragma", "", "kye",
+        ];
+        let rests = [
+            "",
+            " ",
+            "\t",
+            " \t ",
+            "\r",
+            " x",
+            " x ",
+            " x...",
+            " ...",
+            " ?",
+            " []",
+            " x y z",
+            " \"",
+            " \"\"",
+            " '",
+            " x int",
+            " x int...",
+            " x int?",
+            " x é",
+            " é",
+            " 1x",
+            " once",
+            " once more",
+            " int?[]?",
+            " x\u{0}",
+            "%",
+            " %key",
+        ];
+        for w in words {
+            for r in rests {
+                for line_end in ["", "\n", "\r\n"] {
+                    let text = format!("%{w}{r}{line_end}");
+                    let p = parse_file(0, &text);
+                    for d in &p.errors {
+                        assert!(d.help.is_some(), "{text:?}: {d:?}");
+                        assert!(
+                            d.span.end <= text.len() && d.span.start <= d.span.end,
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn include_with_only_blanks_after_it_is_an_error_not_a_panic() {
         for text in [
             "%include ",
