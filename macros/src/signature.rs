@@ -790,25 +790,5 @@ fn fitting_headers(t: &Type) -> Vec<String> {
 }
 
 fn suggested_return(d: &ReturnDecl) -> String {
-    let mut s = match d.ty {
-        HType::Int => "i64",
-        HType::Float => "f64",
-        HType::Str => "String",
-        HType::Bytes => "Vec<u8>",
-        HType::Bool => "bool",
-        HType::List => "Vec<T>",
-        HType::Dict => "HashMap<String, T>",
-        HType::Json | HType::Redis => "T",
-    }
-    .to_owned();
-    if d.elem_optional {
-        s = format!("Option<{s}>");
-    }
-    if d.array {
-        s = format!("Vec<{s}>");
-    }
-    if d.optional {
-        s = format!("Option<{s}>");
-    }
-    s
+    rust_decl::return_type_as(d, rust_decl::Open::Generic)
 }

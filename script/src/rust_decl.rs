@@ -99,20 +99,26 @@ pub fn param_type_as(p: &Param, open: Open) -> String {
 
 /// The Rust return type for a script's `%return` (`()` without one).
 pub fn return_type(d: Option<&ReturnDecl>) -> String {
-    let Some(d) = d else {
-        return "()".to_owned();
-    };
+    d.map_or_else(|| "()".to_owned(), |d| return_type_as(d, Open::Concrete))
+}
+
+/// The Rust type for `%return` `d`, with the open types written as `open` says.
+pub fn return_type_as(d: &ReturnDecl, open: Open) -> String {
+    let concrete = open == Open::Concrete;
     let mut s = match d.ty {
         Type::Int => "i64",
         Type::Float => "f64",
         Type::Str => "String",
         Type::Bytes => "Vec<u8>",
         Type::Bool => "bool",
-        Type::List => "Vec<serde_json::Value>",
-        Type::Dict => "std::collections::HashMap<String, serde_json::Value>",
-        Type::Json => "serde_json::Value",
+        Type::List if concrete => "Vec<serde_json::Value>",
+        Type::List => "Vec<T>",
+        Type::Dict if concrete => "std::collections::HashMap<String, serde_json::Value>",
+        Type::Dict => "HashMap<String, T>",
+        Type::Json if concrete => "serde_json::Value",
         // `%return redis` takes no suffixes: redis-rs decodes the whole reply.
-        Type::Redis => return "redis::Value".to_owned(),
+        Type::Redis if concrete => return "redis::Value".to_owned(),
+        Type::Json | Type::Redis => "T",
     }
     .to_owned();
     if d.elem_optional {
