@@ -10,9 +10,14 @@
 # `touch src/lib.rs && cargo check` RUNS times with the Lua analysis and
 # RUNS times with REDLUA_SKIP_LUA_CHECK=1 (interleaved, so load from other
 # builds hits both alike) and prints the medians and the per-script
-# difference. Touching lib.rs makes cargo re-expand every macro: cargo does
-# not track REDLUA_SKIP_LUA_CHECK, so it would otherwise reuse the last
-# check.
+# difference. Touching lib.rs makes cargo re-expand every macro in every run
+# (toggling REDLUA_SKIP_LUA_CHECK alone would too, since the macro's output
+# tracks it, but two runs in a row with the same setting would not).
+#
+# Wall time on a shared 2-core VM varies by +-20% between runs; for a stable
+# comparison count rustc's instructions instead (valgrind --tool=callgrind on
+# the `rustc --crate-name cost` command `cargo check -v` prints, with
+# CARGO_MANIFEST_DIR set to the crate).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
