@@ -1,9 +1,9 @@
 //! Runs every check of an assembled script and maps what the Lua check finds
 //! back to the `.lua` file and line it came from.
 
-use crate::assemble::{Assembled, ParamKind};
 use std::collections::HashMap;
 
+use crate::assemble::{Assembled, ParamKind};
 use crate::diag::{line_of, span_in_line, Diagnostic, Span};
 use crate::lua_check::{self, LuaIssue};
 
@@ -65,11 +65,11 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             diagnostic: d.clone(),
         })
         .collect();
-    // Header errors and Lua errors are reported in one build. A directive
-    // with an error was not rendered, so the names it meant to declare are
-    // not reported as undefined.
-    let unrendered = unrendered_names(asm);
     if !opts.skip_lua {
+        // Header errors and Lua errors are reported in one build. A
+        // directive with an error was not rendered, so the names it meant
+        // to declare are not reported as undefined.
+        let unrendered = unrendered_names(asm);
         // Pass-through parameters bind no Lua name: the script reads KEYS
         // and ARGV itself, so they are never "unused".
         let bound = || asm.params.iter().filter(|p| !p.passthrough);
@@ -78,16 +78,21 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             .filter(|p| p.kind == ParamKind::Key)
             .map(|p| p.name.as_str())
             .collect();
-        let count = |kind: fn(&ParamKind) -> bool| {
-            let mut of_kind = asm.params.iter().filter(|p| kind(&p.kind));
-            // A variadic parameter takes whatever the caller sends.
-            (!of_kind.clone().any(|p| p.variadic)).then(|| of_kind.by_ref().count())
+        // How many KEYS (or ARGV) the call sends; open when a variadic
+        // parameter takes whatever the caller passes.
+        let count = |keys: bool| {
+            let of_kind: Vec<_> = asm
+                .params
+                .iter()
+                .filter(|p| (p.kind == ParamKind::Key) == keys)
+                .collect();
+            (!of_kind.iter().any(|p| p.variadic)).then_some(of_kind.len())
         };
         // A directive with an error declares nothing: the counts are unknown.
         let declared = match asm.errors.is_empty() {
             true => lua_check::Declared {
-                keys: count(|k| *k == ParamKind::Key),
-                args: count(|k| *k != ParamKind::Key),
+                keys: count(true),
+                args: count(false),
                 returns_int: asm
                     .ret
                     .as_ref()
@@ -114,7 +119,6 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             });
         }
     }
-    out.sort_by_key(|f| f.severity != Severity::Error);
     cap(out)
 }
 
@@ -123,34 +127,29 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
 /// megabytes or take minutes).
 pub const MAX_FINDINGS: usize = 50;
 
+/// Errors first, then warnings, each in the order found and capped at
+/// [`MAX_FINDINGS`].
 fn cap(findings: Vec<Finding>) -> Vec<Finding> {
+    let (errors, warnings): (Vec<_>, Vec<_>) = findings
+        .into_iter()
+        .partition(|f| f.severity == Severity::Error);
     let mut out = Vec::new();
-    for severity in [Severity::Error, Severity::Warning] {
-        let of: Vec<Finding> = findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .cloned()
-            .collect();
+    for (severity, what, of) in [
+        (Severity::Error, "errors", errors),
+        (Severity::Warning, "warnings", warnings),
+    ] {
         let total = of.len();
         out.extend(of.into_iter().take(MAX_FINDINGS));
         if total > MAX_FINDINGS {
-            let what = match severity {
-                Severity::Error => "errors",
-                Severity::Warning => "warnings",
-            };
-            let first = out.last().map_or(0, |f: &Finding| f.diagnostic.file);
-            let mut d = Diagnostic::new(
-                first,
-                Span::default(),
-                format!(
-                    "{} more {what} in this script are not shown",
-                    total - MAX_FINDINGS
-                ),
+            let file = out.last().map_or(0, |f| f.diagnostic.file);
+            let message = format!(
+                "{} more {what} in this script are not shown",
+                total - MAX_FINDINGS
             );
-            d.help = Some(format!("fix the first {MAX_FINDINGS} and build again"));
+            let help = format!("fix the first {MAX_FINDINGS} and build again");
             out.push(Finding {
                 severity,
-                diagnostic: d,
+                diagnostic: Diagnostic::new(file, Span::default(), message).help(help),
             });
         }
     }

@@ -4,6 +4,7 @@
 //! public types and `parse_file`'s signature.
 
 use crate::diag::{Diagnostic, Span};
+use crate::long_bracket;
 
 /// A header type name, aliases folded (`integer` -> `Int`, `number` -> `Float`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,7 +124,7 @@ pub fn parse_file(file: usize, text: &str) -> ParsedFile {
         }
         // A line that closes a long comment is comment text up to the close.
         let code_start = match in_comment {
-            Some(level) => match close_long_bracket(content, level) {
+            Some(level) => match long_bracket::close(content, level) {
                 Some(after) => {
                     in_comment = None;
                     after
@@ -182,28 +183,15 @@ fn comments_only(mut s: &str) -> Comments {
         let Some(comment) = s.strip_prefix("--") else {
             return Comments::Code;
         };
-        let Some(level) = long_bracket_level(comment) else {
+        let Some(level) = long_bracket::level(comment) else {
             return Comments::Closed;
         };
         let body = &comment[level + 2..];
-        match close_long_bracket(body, level) {
+        match long_bracket::close(body, level) {
             Some(after) => s = &body[after..],
             None => return Comments::Open(level),
         }
     }
-}
-
-/// The level of a Lua long bracket opening `s` (`[[` is 0, `[==[` is 2).
-fn long_bracket_level(s: &str) -> Option<usize> {
-    let rest = s.strip_prefix('[')?;
-    let level = rest.len() - rest.trim_start_matches('=').len();
-    rest[level..].starts_with('[').then_some(level)
-}
-
-/// The byte just after the first `]=*]` of this level in `s`, if any.
-fn close_long_bracket(s: &str, level: usize) -> Option<usize> {
-    let close = format!("]{}]", "=".repeat(level));
-    s.find(&close).map(|i| i + close.len())
 }
 
 /// Type names as written, with what they mean.

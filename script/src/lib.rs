@@ -29,6 +29,7 @@ pub mod assemble;
 pub mod check;
 pub mod diag;
 pub mod header;
+mod long_bracket;
 pub mod lua_check;
 mod redis_commands;
 pub mod rust_decl;

@@ -35,6 +35,7 @@ use full_moon::tokenizer::{
 use full_moon::LuaVersion;
 
 use crate::diag::closest;
+use crate::long_bracket;
 use crate::redis_commands::COMMANDS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,10 +191,10 @@ fn too_deep(text: &str) -> Option<LuaIssue> {
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 i += 2;
-                match long_bracket_level(&text[i..]) {
-                    Some(level) => i = skip_long_bracket(text, i, level),
-                    None => i = text[i..].find('\n').map_or(b.len(), |n| i + n),
-                }
+                i = match long_bracket::level(&text[i..]) {
+                    Some(_) => long_bracket::skip(text, i).unwrap_or(b.len()),
+                    None => text[i..].find('\n').map_or(b.len(), |n| i + n),
+                };
                 continue;
             }
             b'\'' | b'"' => {
@@ -205,9 +206,9 @@ fn too_deep(text: &str) -> Option<LuaIssue> {
                 after_value = true;
                 continue;
             }
-            b'[' => match long_bracket_level(&text[i..]) {
-                Some(level) => {
-                    i = skip_long_bracket(text, i, level);
+            b'[' => match long_bracket::level(&text[i..]) {
+                Some(_) => {
+                    i = long_bracket::skip(text, i).unwrap_or(b.len());
                     after_value = true;
                     continue;
                 }
@@ -290,16 +291,6 @@ fn too_deep(text: &str) -> Option<LuaIssue> {
         }
     }
     None
-}
-
-/// The byte after the long bracket of `level` opened at `open` (`[[`,
-/// `[==[`) closes; the end of `text` if it never does.
-fn skip_long_bracket(text: &str, open: usize, level: usize) -> usize {
-    let body = open + level + 2;
-    let close = format!("]{}]", "=".repeat(level));
-    text[body..]
-        .find(&close)
-        .map_or(text.len(), |n| body + n + close.len())
 }
 
 fn check_inner(
@@ -737,15 +728,9 @@ fn code_after_last_statement(text: &str, ast: &Ast) -> Option<LuaIssue> {
             i += 1;
         } else if rest[i..].starts_with("--") {
             i += 2;
-            match long_bracket_level(&rest[i..]) {
-                Some(eqs) => {
-                    let close = format!("]{}]", "=".repeat(eqs));
-                    match rest[i..].find(&close) {
-                        Some(at) => i += at + close.len(),
-                        // An unclosed comment is a tokenizer error, reported elsewhere.
-                        None => return None,
-                    }
-                }
+            match long_bracket::level(&rest[i..]) {
+                // An unclosed comment is a tokenizer error, reported elsewhere.
+                Some(_) => i = long_bracket::skip(rest, i)?,
                 None => i += rest[i..].find('\n').unwrap_or(rest.len() - i),
             }
         } else {
@@ -773,13 +758,6 @@ fn code_after_last_statement(text: &str, ast: &Ast) -> Option<LuaIssue> {
         }
     }
     None
-}
-
-/// `[[` -> Some(0), `[==[` -> Some(2), anything else -> None.
-fn long_bracket_level(s: &str) -> Option<usize> {
-    let rest = s.strip_prefix('[')?;
-    let eqs = rest.chars().take_while(|c| *c == '=').count();
-    rest[eqs..].starts_with('[').then_some(eqs)
 }
 
 /// 1-based line and char column of a byte offset.
