@@ -269,7 +269,11 @@ impl<I: Iterator> Counted<I> {
             if *left != 0 || iter.next().is_some() {
                 b.fail(
                     param,
-                    format!("the iterator announced {len} keys (an exact size hint) but yielded a different number"),
+                    format!(
+                        "the iterator announced {len} keys (an exact size hint) but yielded a \
+                         different number, which would shift keys into ARGV; nothing was sent \
+                         (collect the keys into a Vec first, or fix the iterator's size_hint)"
+                    ),
                 );
             }
         }
@@ -350,6 +354,51 @@ pub fn json<T: serde::Serialize + ?Sized>(b: &mut Builder, param: &'static str, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Claims an exact length it does not keep.
+    struct Lying {
+        claims: usize,
+        yields: usize,
+    }
+
+    impl Iterator for Lying {
+        type Item = &'static str;
+        fn next(&mut self) -> Option<&'static str> {
+            self.yields = self.yields.checked_sub(1)?;
+            Some("k")
+        }
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            (self.claims, Some(self.claims))
+        }
+    }
+
+    static S: crate::Script = crate::Script::__new("s", "lua/s.lua", "", "", false, &[], &[], &[]);
+
+    #[test]
+    fn a_wrong_exact_size_hint_refuses_the_call_instead_of_shifting_keys() {
+        for (claims, yields) in [(2, 1), (2, 3)] {
+            let mut keys = Counted::new(Lying { claims, yields });
+            assert_eq!(keys.numkeys(), claims);
+            let mut b = Builder::new(&S, keys.numkeys(), 0);
+            for k in &mut keys {
+                key(&mut b, k);
+            }
+            keys.check(&mut b, "keys");
+            let e = b.finish(crate::decode::raw).check_encoded().unwrap_err();
+            assert!(e.to_string().contains("collect the keys into a Vec"), "{e}");
+        }
+        // An honest iterator passes.
+        let mut keys = Counted::new(Lying {
+            claims: 2,
+            yields: 2,
+        });
+        let mut b = Builder::new(&S, 2, 0);
+        for k in &mut keys {
+            key(&mut b, k);
+        }
+        keys.check(&mut b, "keys");
+        assert!(b.finish(crate::decode::raw).check_encoded().is_ok());
+    }
 
     fn float_text<F: Float>(v: F) -> String {
         let mut t = Text::new();
