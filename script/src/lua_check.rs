@@ -2773,6 +2773,20 @@ return n
     }
 
     #[test]
+    fn no_writes_knows_the_write_commands_of_every_server_of_the_matrix() {
+        // HSETEX exists from Redis 8.0 (and Valkey 9), which refuse it in a
+        // no-writes script: the table is the union over the matrix.
+        let f = flags(&["no-writes"]);
+        let src =
+            "#!lua flags=no-writes\nreturn redis.call('HSETEX', KEYS[1], 'FIELDS', 1, 'f', 'v')\n";
+        let issues = check(src, &[], &[], &f);
+        let e = &errors(&issues)[0].message;
+        assert!(e.contains("`HSETEX` is a write command"), "{e}");
+        let read = "#!lua flags=no-writes\nreturn redis.call('HTTL', KEYS[1], 'FIELDS', 1, 'f')\n";
+        assert!(errors(&check(read, &[], &[], &f)).is_empty());
+    }
+
+    #[test]
     fn a_local_alias_of_redis_call_is_checked_like_it() {
         // `local rcall = redis.call` is common in large scripts (BullMQ's).
         let f = flags(&["no-writes"]);

@@ -1,41 +1,59 @@
 #!/usr/bin/env python3
-"""Regenerates script/src/redis_commands.rs from a recorded server dialect.
+"""Regenerates script/src/redis_commands.rs from the recorded server dialects.
 
-Usage: python3 script/tools/gen_redis_commands.py [tools/dialect/<server>.json]
+Usage: python3 script/tools/gen_redis_commands.py [tools/dialect/<server>.json ...]
 
-Reads the `commands` table that `tools/gen_dialect.py` recorded from a real
-server's `COMMAND` (default: Redis 7.0.15's) and writes it as the Rust table
-the Lua check uses. No server is started here: gen_dialect.py already did, and
-it also found by probing which commands without COMMAND's `write` flag a
-`#!lua flags=no-writes` script may not call (may-replicate commands such as
-PUBLISH and PFCOUNT). Needs only the standard library.
+Reads the `commands` tables that `tools/gen_dialect.py` recorded from the real
+servers of the test matrix (default: every tools/dialect/*.json) and writes
+their union as the Rust table the Lua check uses: a command is in it if any
+server has it, and counts as writing if any server with script flags refuses it in a
+`#!lua flags=no-writes` script (COMMAND's `write` flag, or found by probing:
+may-replicate commands such as PUBLISH and PFCOUNT), so a script that is
+read-only on one server is not let through for another. Key positions come
+from the first server listed that has the command (Redis 7.0.15 first). No server is
+started here: gen_dialect.py already did. Needs only the standard library.
 """
+import glob
 import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-DIALECT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tools", "dialect", "redis-7.0.15.json")
+# Redis 7.0.15 first: its key positions were the table's before the matrix.
+DIALECTS = sys.argv[1:] or sorted(
+    glob.glob(os.path.join(ROOT, "tools", "dialect", "*.json")),
+    key=lambda p: (not p.endswith("redis-7.0.15.json"), p),
+)
 OUT = os.path.join(HERE, "..", "src", "redis_commands.rs")
 
 
 def main():
-    with open(DIALECT) as f:
-        dialect = json.load(f)
-    rows = sorted(
-        (name, c["write"] or c["no_writes_refused"], *c["keys"])
-        for name, c in dialect["commands"].items()
-    )
-    source = os.path.relpath(DIALECT, ROOT)
+    dialects = []
+    for path in DIALECTS:
+        with open(path) as f:
+            dialects.append(json.load(f))
+    table = {}
+    for d in dialects:
+        for name, c in d["commands"].items():
+            # A server without script flags (6.2) runs no `no-writes` script,
+            # and its COMMAND flags whole containers (`xgroup`): it names
+            # commands and keys, but says nothing of what `no-writes` refuses.
+            writes = d["script_flags"] and (c["write"] or c["no_writes_refused"])
+            if name in table:
+                table[name][0] = table[name][0] or writes
+            else:
+                table[name] = [writes, *c["keys"]]
+    rows = sorted((name, *row) for name, row in table.items())
+    servers = ", ".join("%s %s" % (d["server"], d["version"]) for d in dialects)
     with open(OUT, "w") as f:
         f.write("//! Redis command table for lua_check.rs.\n//!\n")
-        f.write("//! generated from COMMAND on %s %s (%s) by `python3 script/tools/gen_redis_commands.py`\n"
-                % (dialect["server"], dialect["version"], source))
+        f.write("//! generated from COMMAND on %s (tools/dialect/) by `python3 script/tools/gen_redis_commands.py`\n"
+                % servers)
         f.write("//! (do not edit by hand; re-run tools/gen_dialect.py, then this script, to refresh it).\n//!\n")
-        f.write("//! `(name, is_write, first_key, last_key, step)`: `name` is lowercase,\n")
-        f.write("//! subcommands are `container|sub`; `is_write` is true when a `no-writes`\n")
-        f.write("//! script may not call the command (COMMAND's `write` flag, plus may-replicate\n")
+        f.write("//! `(name, is_write, first_key, last_key, step)`, the union over those servers:\n")
+        f.write("//! `name` is lowercase, subcommands are `container|sub`; `is_write` is true when a\n")
+        f.write("//! `no-writes` script may not call the command on any of them (COMMAND's `write` flag, plus may-replicate\n")
         f.write("//! commands such as PUBLISH and PFCOUNT found by probing); the key positions\n")
         f.write("//! are COMMAND's, in the command's argv: keys at `first_key`, then every\n")
         f.write("//! `step` up to `last_key` (negative: counted from the end, -1 is the last\n")
