@@ -355,8 +355,11 @@ redis = {{ version = "1.8", default-features = false }}
 
 # Same as {root}/Cargo.toml: profiles come from the consuming workspace,
 # not from the path dependency's, so the macro's parser must be optimised
-# here too or the numbers are those of an unoptimised full_moon.
+# here too or the numbers are those of an unoptimised analysis. Both are
+# what the README recommends.
 [profile.dev.package.full_moon]
+opt-level = 3
+[profile.dev.package.redlua-script]
 opt-level = 3
 """,
     )
