@@ -10,6 +10,30 @@ fn read_counter(counter: &str) -> Option<i64>;
 #[redis_script("checks/globals.lua")]
 fn globals(key: &str, data: &serde_json::Value) -> String;
 
+/// On Redis 6.2 (in the CI matrix) a flagged script cannot run: the error
+/// names the script and says what to do, for the EVALSHA_RO refusal and
+/// for the `#!lua` line's compile error alike, and nothing ran.
+#[test]
+fn a_flagged_script_on_a_server_before_7_says_what_to_do() {
+    let server = RedisServer::start().expect("start redis-server");
+    if server.skip_unless(
+        !server.server_version().has_script_flags(),
+        "this server runs flagged scripts (a_no_writes_script_runs_through_evalsha_ro); \
+         the refusal is tested on Redis 6.2",
+    ) {
+        return;
+    }
+    let mut con = server.connection();
+    let e = read_counter("c").invoke(&mut con).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("script `read_counter`"), "{text}");
+    assert!(text.contains("older than Redis 7.0"), "{text}");
+    assert_eq!(e.outcome(), redlua::Outcome::Refused, "{text}");
+    // Loading it gives the compile error, with the same advice.
+    let e = redlua::load(&mut con, &[READ_COUNTER]).unwrap_err();
+    assert!(e.to_string().contains("older than Redis 7.0"), "{e}");
+}
+
 #[test]
 fn a_no_writes_script_runs_through_evalsha_ro() {
     let server = RedisServer::start().expect("start redis-server");

@@ -445,6 +445,44 @@ mod tests {
         }
     }
 
+    static FLAGGED: Script = Script::__new(
+        "read_counter",
+        "lua/checks/read_only.lua",
+        "d3c21d0c2b9ca22f82737626a27bcaf5d288f99f",
+        "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])\n",
+        true,
+        &["lua/checks/read_only.lua"],
+        &[],
+        &[],
+    );
+
+    #[test]
+    fn a_flagged_script_on_a_server_before_7_says_what_to_do() {
+        // Redis 6.2.5's replies (runtime/tests/fixtures/replies/redis-6.2.5.txt).
+        let e = classify_resp(
+            &FLAGGED,
+            b"-ERR unknown command `EVALSHA_RO`, with args beginning with: `d3c21d0c2b9ca22f82737626a27bcaf5d288f99f`, `1`, `str`, \r\n",
+        );
+        assert!(e.is_redis_error(), "{e:?}");
+        let text = e.to_string();
+        assert!(text.starts_with("script `read_counter`: "), "{text}");
+        assert!(
+            text.contains("older than Redis 7.0") && text.contains("Remove the line"),
+            "{text}"
+        );
+        let e = script_err(
+            &FLAGGED,
+            b"-ERR Error compiling script (new function): user_script:1: unexpected symbol near '#'\r\n",
+        );
+        assert!(e.to_string().contains("older than Redis 7.0"), "{e}");
+        // The same compile error of a script without a `#!` line is not that.
+        let e = script_err(
+            &SCRIPT,
+            b"-ERR Error compiling script (new function): user_script:1: unexpected symbol near '#'\r\n",
+        );
+        assert!(!e.to_string().contains("older than Redis 7.0"), "{e}");
+    }
+
     const MAIN_FILE: &str = "lua/create_status.lua";
     const KEYS_FILE: &str = "lua/lib/keys.lua";
 

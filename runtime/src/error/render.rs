@@ -13,7 +13,17 @@ impl fmt::Display for Error {
             Error::Redis { script, source } => {
                 write!(f, "script `{script}`: ")?;
                 match ServerError::try_from(source.clone()) {
-                    Ok(e) => write_code_message(f, e.code(), e.details().unwrap_or("")),
+                    Ok(e) => {
+                        let detail = e.details().unwrap_or("");
+                        write_code_message(f, e.code(), detail)?;
+                        if e.code() == "ERR"
+                            && detail.starts_with("unknown command")
+                            && detail.contains("EVALSHA_RO")
+                        {
+                            f.write_str(BEFORE_7)?;
+                        }
+                        Ok(())
+                    }
                     Err(_) => {
                         write!(f, "{source}")?;
                         match Outcome::of_redis_error(source) {
@@ -37,6 +47,13 @@ impl fmt::Display for Error {
         }
     }
 }
+
+/// What to do when a server older than Redis 7.0 meets a script with a
+/// `#!lua` line (it has no script flags and no `EVALSHA_RO`).
+const BEFORE_7: &str = "\n  hint: this server is older than Redis 7.0, which added script flags \
+    and EVALSHA_RO: it cannot run a script with a `#!lua flags=...` line. Remove the line to \
+    run the script there (a `no-writes` script then runs with EVALSHA, on primaries only), or \
+    use Redis 7.0+ or Valkey";
 
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,6 +85,14 @@ impl fmt::Display for ScriptError {
             if !src.is_empty() {
                 write!(f, "\n   | {}", truncate(src, 160))?;
             }
+        }
+        // Redis 6's Lua reads the `#!lua` line as code.
+        if self.compile
+            && self.line == Some(1)
+            && self.message.contains("near '#'")
+            && self.script.source().starts_with("#!")
+        {
+            f.write_str(BEFORE_7)?;
         }
         Ok(())
     }
