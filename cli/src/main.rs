@@ -33,9 +33,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
 
-    /// The Redis servers the scripts must run on, e.g. `redis-7.0,valkey-8`.
-    /// Accepted and passed to the analysis, but NOT YET USED: every script is
-    /// checked for the Redis 7.0 dialect until the dialect-aware checker lands.
+    /// The servers the scripts must run on, comma-separated, e.g.
+    /// `redis-7.0,valkey-9.1` (known: redis-6.2, redis-7.0, redis-8.2,
+    /// valkey-8.1, valkey-9.1). Default: the crate's `[package.metadata.redlua]
+    /// servers`, as for the macro, or else all of them.
     #[arg(long, global = true, value_name = "LIST")]
     servers: Option<String>,
 
@@ -81,27 +82,40 @@ enum Format {
     Json,
 }
 
-/// What the analysis is told besides the script; the place the target
-/// dialect will go.
+/// What the analysis is told besides the script.
 struct Settings {
     options: Options,
-    /// `--servers`, kept for the dialect-aware checker (not yet used).
-    #[allow(dead_code)]
-    servers: Option<String>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = Settings {
-        options: Options::default(),
-        servers: cli.servers.clone(),
-    };
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => return usage(&format!("cannot read the current folder: {e}")),
     };
     let krate = match Crate::find(&cwd, cli.root.as_deref()) {
         Ok(k) => k,
+        Err(e) => return usage(&e),
+    };
+    // The same targets as the macro: the flag, else the crate's manifest.
+    let targets = match &cli.servers {
+        Some(list) => {
+            let ids: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            redlua_script::dialect::Targets::from_ids(&ids)
+        }
+        None => redlua_script::dialect::Targets::from_manifest(&krate.root.join("Cargo.toml")),
+    };
+    let settings = match targets {
+        Ok(targets) => Settings {
+            options: Options {
+                targets,
+                ..Options::default()
+            },
+        },
         Err(e) => return usage(&e),
     };
     let result = match cli.command {

@@ -187,9 +187,30 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn servers_is_accepted() {
-    let c = TempCrate::new(&[("lua/good.lua", GOOD)]);
+fn servers_choose_the_dialect_like_the_manifest_does() {
+    let clock = "%return float\nreturn os.clock()\n";
+    let c = TempCrate::new(&[("lua/good.lua", GOOD), ("lua/clock.lua", clock)]);
+    // Every server by default: `os` is missing on 6.2 and 7.0.
+    let (code, out, _) = redlua(&c.0, &["check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("`os` is not available on redis-6.2 and redis-7.0"),
+        "{out}"
+    );
+    let (code, out, _) = redlua(&c.0, &["--servers", "redis-8.2,valkey-9.1", "check"]);
+    assert_eq!(code, 0, "{out}");
     let (code, out, _) = redlua(&c.0, &["--servers", "redis-7.0", "check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not available on redis-7.0"), "{out}");
+    let (code, _, err) = redlua(&c.0, &["--servers", "redis-7", "check"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown target server `redis-7`"), "{err}");
+    // The crate's manifest says the same as the flag.
+    let manifest = c.0.join("Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("\n[package.metadata.redlua]\nservers = [\"valkey-8.1\"]\n");
+    std::fs::write(&manifest, text).unwrap();
+    let (code, out, _) = redlua(&c.0, &["check"]);
     assert_eq!(code, 0, "{out}");
 }
 

@@ -38,7 +38,7 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     let source = Literal::string(&asm.source);
     let read_only = asm.flags.iter().any(|f| f == "no-writes");
     let files = asm.files.iter().map(|f| &f.display);
-    let tracking = tracking(asm);
+    let tracking = tracking(input);
     let lines = asm.lines.iter().map(origin);
     let includes = asm.includes.iter().map(origin);
 
@@ -191,11 +191,19 @@ fn script_doc(name: &str) -> String {
 /// Rebuild tracking: every file read is an `include_str!` of its absolute
 /// path, and every environment variable the macro reads an `option_env!`,
 /// so editing a file (includes too) or toggling the variable rebuilds.
-pub fn tracking(asm: &redlua_script::Assembled) -> TokenStream {
-    let tracked = asm
+pub fn tracking(input: &Input) -> TokenStream {
+    // The manifest too: its `[package.metadata.redlua] servers` choose the
+    // checks.
+    let manifest = input
+        .manifest
+        .is_file()
+        .then(|| input.manifest.to_string_lossy().into_owned());
+    let tracked = input
+        .asm
         .files
         .iter()
-        .map(|f| f.abs_path.to_string_lossy().into_owned());
+        .map(|f| f.abs_path.to_string_lossy().into_owned())
+        .chain(manifest);
     quote! {
         #(const _: &str = ::core::include_str!(#tracked);)*
         const _: ::core::option::Option<&str> = ::core::option_env!("REDLUA_SKIP_LUA_CHECK");

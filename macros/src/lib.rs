@@ -35,7 +35,7 @@ pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
             let mut out = failed.error.to_compile_error();
             out.extend(expand::fallback(&item));
             out.extend(expand::warnings_item(&input.lit, &failed.warnings));
-            out.extend(expand::tracking(&input.asm));
+            out.extend(expand::tracking(&input));
             out.into()
         }
     }

@@ -12,6 +12,9 @@ pub struct Input {
     pub lit: LitStr,
     pub item: syn::ForeignItemFn,
     pub asm: Assembled,
+    /// The crate's `Cargo.toml`: its `[package.metadata.redlua] servers`
+    /// are the servers the Lua check targets.
+    pub manifest: PathBuf,
 }
 
 /// The crate root the `lua/` folder lives in. `REDLUA_MANIFEST_DIR`
@@ -46,5 +49,11 @@ pub fn parse(attr: TokenStream, item: syn::ForeignItemFn) -> syn::Result<Input> 
     let root = crate_root().map_err(|e| syn::Error::new_spanned(&lit, e))?;
     let asm =
         redlua_script::load(&root, &lit.value()).map_err(|e| syn::Error::new_spanned(&lit, e))?;
-    Ok(Input { lit, item, asm })
+    let manifest = root.join("Cargo.toml");
+    Ok(Input {
+        lit,
+        item,
+        asm,
+        manifest,
+    })
 }

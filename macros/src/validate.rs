@@ -21,11 +21,17 @@ pub struct Failed {
 
 pub fn validate(input: &Input) -> Result<Checked<'_>, Failed> {
     let asm = &input.asm;
+    let mut errors = Vec::new();
+    let targets =
+        redlua_script::dialect::Targets::from_manifest(&input.manifest).unwrap_or_else(|e| {
+            errors.push(syn::Error::new_spanned(&input.lit, e));
+            Default::default()
+        });
     // REDLUA_SKIP_LUA_CHECK=1 turns the analysis off, to measure its cost.
     let opts = redlua_script::Options {
         skip_lua: std::env::var_os("REDLUA_SKIP_LUA_CHECK").is_some_and(|v| v == "1"),
+        targets,
     };
-    let mut errors = Vec::new();
     let mut warnings = Vec::new();
     for finding in redlua_script::check(asm, &opts) {
         // A proc macro can only span Rust tokens: a `.lua` diagnostic is

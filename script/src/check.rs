@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::assemble::{Assembled, ParamKind};
 use crate::diag::{line_of, span_in_line, Diagnostic, Span};
+use crate::dialect::Targets;
 use crate::lua_check::{self, LuaIssue};
 
 pub use crate::lua_check::Severity;
@@ -52,6 +53,8 @@ impl Finding {
 pub struct Options {
     /// Skip the Lua analysis (to measure its cost).
     pub skip_lua: bool,
+    /// The servers the scripts run on (default: every server of the matrix).
+    pub targets: Targets,
 }
 
 /// Every check of `asm`: its header and include errors, then the Lua
@@ -98,9 +101,11 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
                     .as_ref()
                     .is_some_and(|r| r.decl.ty == crate::header::Type::Int && !r.decl.array),
                 assumed: &[],
+                targets: Some(&opts.targets),
             },
             false => lua_check::Declared {
                 assumed: &unrendered,
+                targets: Some(&opts.targets),
                 ..Default::default()
             },
         };

@@ -28,6 +28,7 @@
 pub mod assemble;
 pub mod check;
 pub mod diag;
+pub mod dialect;
 pub mod header;
 mod long_bracket;
 pub mod lua_check;

@@ -26,6 +26,7 @@ DIALECTS = sys.argv[1:] or sorted(
     key=lambda p: (not p.endswith("redis-7.0.15.json"), p),
 )
 OUT = os.path.join(HERE, "..", "src", "redis_commands.rs")
+DIALECT_OUT = os.path.join(HERE, "..", "src", "dialect", "table.rs")
 
 
 def main():
@@ -63,6 +64,44 @@ def main():
             f.write('    ("%s", %s, %d, %d, %d),\n' % (name, "true" if is_write else "false", first, last, step))
         f.write("];\n")
     print("wrote %d commands to %s" % (len(rows), os.path.normpath(OUT)))
+    write_dialects(sorted(dialects, key=lambda d: (d["server"], version_key(d["version"]))))
+
+
+def version_key(v):
+    return tuple(int(x) for x in v.split("."))
+
+
+def rust_list(names, indent):
+    body = "".join('%s"%s",\n' % (" " * (indent + 4), n) for n in names)
+    return "&[\n%s%s]" % (body, " " * indent)
+
+
+def write_dialects(dialects):
+    """Each server's Lua sandbox: its globals and the members of its library tables."""
+    with open(DIALECT_OUT, "w") as f:
+        f.write("//! The Lua sandbox of each server of the test matrix.\n//!\n")
+        f.write("//! generated from tools/dialect/*.json by `python3 script/tools/gen_redis_commands.py`\n")
+        f.write("//! (do not edit by hand; re-run tools/gen_dialect.py, then that script, to refresh it).\n\n")
+        f.write("use super::Dialect;\n\n")
+        f.write("pub(super) static DIALECTS: &[Dialect] = &[\n")
+        for d in dialects:
+            major_minor = ".".join(d["version"].split(".")[:2])
+            globals = sorted(g for g in d["globals"] if not g.startswith("__"))
+            f.write("    Dialect {\n")
+            f.write('        id: "%s-%s",\n' % (d["server"], major_minor))
+            f.write('        server: "%s %s",\n' % (d["server"].capitalize().replace("Valkey", "Valkey"), d["version"]))
+            f.write("        script_flags: %s,\n" % ("true" if d["script_flags"] else "false"))
+            f.write("        globals: %s,\n" % rust_list(globals, 8))
+            f.write("        libraries: &[\n")
+            for lib in sorted(d["libraries"]):
+                if lib in ("KEYS", "ARGV"):
+                    continue
+                f.write('            (\n                "%s",\n                %s,\n            ),\n'
+                        % (lib, rust_list(sorted(d["libraries"][lib]), 16)))
+            f.write("        ],\n")
+            f.write("    },\n")
+        f.write("];\n")
+    print("wrote %d dialects to %s" % (len(dialects), os.path.normpath(DIALECT_OUT)))
 
 
 if __name__ == "__main__":
