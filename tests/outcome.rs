@@ -151,7 +151,9 @@ fn refusals_and_script_errors_have_their_outcomes() {
 fn loading_timeout_zero_gives_the_refusal() {
     assert_eq!(redlua::loading_timeout(), redlua::DEFAULT_LOADING_TIMEOUT);
     assert_eq!(redlua::DEFAULT_LOADING_TIMEOUT, Duration::from_secs(5));
-    let (server, reload) = loading_server();
+    let Some((server, reload)) = loading_server() else {
+        return;
+    };
     let mut con = server.connection();
     redlua::set_loading_timeout(Duration::ZERO);
     let e = count_then_fail("c", "MYERR", "reply")

@@ -140,6 +140,8 @@ const REFUSALS: &[(&str, &[&str])] = &[
         &[
             "this user has no permissions to",
             "No permissions to access",
+            // Redis 8 and Valkey name the user: `User <name> has no permissions to run ...`.
+            "User ",
         ],
     ),
     ("NOAUTH", &["Authentication required."]),
@@ -873,6 +875,8 @@ mod tests {
             b"-CLUSTERDOWN Hash slot not served\r\n",
             b"-ASK 3999 127.0.0.1:6381\r\n",
             b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+            // Redis 8.2 and Valkey (measured): the user is named.
+            b"-NOPERM User noeval has no permissions to run the 'evalsha' command\r\n",
         ];
         for &resp in server {
             let e = classify_resp(&SCRIPT, resp);
