@@ -15,6 +15,7 @@ started here: gen_dialect.py already did. Needs only the standard library.
 """
 import glob
 import json
+import subprocess
 import os
 import sys
 
@@ -77,27 +78,41 @@ def rust_list(names, indent):
 
 
 def write_dialects(dialects):
-    """Each server's Lua sandbox: its globals and the members of its library tables."""
+    """Each server's Lua sandbox: its globals and the members of its library
+    tables. A list several servers share is written once, as a const."""
+    consts = {}  # tuple of names -> const name
+
+    def intern(kind, names):
+        names = tuple(names)
+        if names not in consts:
+            n = sum(1 for k in consts.values() if k.startswith(kind + "_"))
+            consts[names] = "%s_%d" % (kind, n)
+        return consts[names]
+
+    rows = []
+    for d in dialects:
+        major_minor = ".".join(d["version"].split(".")[:2])
+        globals = intern("GLOBALS", sorted(g for g in d["globals"] if not g.startswith("__")))
+        libs = [(lib, intern(lib.upper(), sorted(d["libraries"][lib])))
+                for lib in sorted(d["libraries"]) if lib not in ("KEYS", "ARGV")]
+        rows.append((d, major_minor, globals, libs))
     with open(DIALECT_OUT, "w") as f:
         f.write("//! The Lua sandbox of each server of the test matrix.\n//!\n")
         f.write("//! generated from tools/dialect/*.json by `python3 script/tools/gen_redis_commands.py`\n")
         f.write("//! (do not edit by hand; re-run tools/gen_dialect.py, then that script, to refresh it).\n\n")
         f.write("use super::Dialect;\n\n")
-        f.write("pub(super) static DIALECTS: &[Dialect] = &[\n")
-        for d in dialects:
-            major_minor = ".".join(d["version"].split(".")[:2])
-            globals = sorted(g for g in d["globals"] if not g.startswith("__"))
+        for names, const in consts.items():
+            f.write("const %s: &[&str] = %s;\n" % (const, rust_list(names, 0)))
+        f.write("\npub(super) static DIALECTS: &[Dialect] = &[\n")
+        for d, major_minor, globals, libs in rows:
             f.write("    Dialect {\n")
             f.write('        id: "%s-%s",\n' % (d["server"], major_minor))
-            f.write('        server: "%s %s",\n' % (d["server"].capitalize().replace("Valkey", "Valkey"), d["version"]))
+            f.write('        server: "%s %s",\n' % (d["server"].capitalize(), d["version"]))
             f.write("        script_flags: %s,\n" % ("true" if d["script_flags"] else "false"))
-            f.write("        globals: %s,\n" % rust_list(globals, 8))
+            f.write("        globals: %s,\n" % globals)
             f.write("        libraries: &[\n")
-            for lib in sorted(d["libraries"]):
-                if lib in ("KEYS", "ARGV"):
-                    continue
-                f.write('            (\n                "%s",\n                %s,\n            ),\n'
-                        % (lib, rust_list(sorted(d["libraries"][lib]), 16)))
+            for lib, const in libs:
+                f.write('            ("%s", %s),\n' % (lib, const))
             f.write("        ],\n")
             f.write("    },\n")
         f.write("];\n")
@@ -106,3 +121,5 @@ def write_dialects(dialects):
 
 if __name__ == "__main__":
     main()
+    # The tables are checked by `cargo fmt --check` like any source.
+    subprocess.run(["rustfmt", "--edition", "2021", OUT, DIALECT_OUT], check=False)
