@@ -825,15 +825,23 @@ fn load_makes_several_scripts_resident_in_one_round_trip() {
 }
 
 #[test]
-fn the_script_static_is_the_one_calls_run() {
-    assert!(std::ptr::eq(COUNT, count("k").script()));
-    assert!(std::ptr::eq(
-        CREATE_STATUS,
-        create_status("", "", &[]).script()
-    ));
+fn the_script_const_is_the_script_calls_run() {
+    // The same script, not the same address: a call's copy lives in the
+    // function (so the function can be an associated one), the const's
+    // beside it.
+    for (handle, called) in [
+        (COUNT, count("k").script()),
+        (CREATE_STATUS, create_status("", "", &[]).script()),
+        (MULTIPLY, multiply("k", 2).script()),
+    ] {
+        assert_eq!(handle.name(), called.name());
+        assert_eq!(handle.path(), called.path());
+        assert_eq!(handle.sha1(), called.sha1());
+        assert_eq!(handle.source(), called.source());
+        assert_eq!(handle.is_read_only(), called.is_read_only());
+    }
     assert_eq!(MULTIPLY.name(), "multiply");
     assert_eq!(MULTIPLY.path(), "lua/multiply.lua");
-    assert_eq!(MULTIPLY.sha1(), multiply("k", 2).script().sha1());
     assert!(EXISTS.is_read_only());
     assert!(
         redlua::scripts().any(|s| std::ptr::eq(s, TALLY)),

@@ -341,3 +341,45 @@ fn every_lua_file_read_is_a_build_dependency() {
         );
     }
 }
+
+/// Scripts as associated functions: a type that groups its scripts.
+struct Counter;
+
+impl Counter {
+    /// Multiplies the number at `key`.
+    #[redis_script("multiply.lua")]
+    pub fn multiply(key: &str, multiplier: i64) -> i64;
+
+    #[redis_script("push_and_sum.lua")]
+    fn push_and_sum(list: &str, sum: &str, values: &[i64]) -> i64;
+}
+
+#[test]
+fn scripts_can_be_associated_functions() {
+    let (_s, mut con) = server();
+    redis::cmd("SET").arg("n").arg(7).exec(&mut con).unwrap();
+    assert_eq!(Counter::multiply("n", 3).invoke(&mut con).unwrap(), 21);
+    assert_eq!(
+        Counter::push_and_sum("l", "s", &[1, 2])
+            .invoke(&mut con)
+            .unwrap(),
+        3
+    );
+    // The handle is an associated const, the same script as the module's.
+    assert_eq!(Counter::MULTIPLY.sha1(), MULTIPLY.sha1());
+    assert_eq!(Counter::MULTIPLY.name(), "multiply");
+    assert_eq!(
+        Counter::multiply("n", 1).script().sha1(),
+        Counter::MULTIPLY.sha1()
+    );
+    // It is registered for load_all like any other script.
+    assert!(redlua::scripts().any(|s| std::ptr::eq(s, Counter::PUSH_AND_SUM)));
+    redis::cmd("SCRIPT").arg("FLUSH").exec(&mut con).unwrap();
+    redlua::load(&mut con, &[Counter::PUSH_AND_SUM]).unwrap();
+    let loaded: Vec<bool> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(Counter::PUSH_AND_SUM.sha1())
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(loaded, vec![true]);
+}

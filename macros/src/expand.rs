@@ -133,15 +133,14 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     let fixed = fixed_keys + fixed_args;
     let warnings = checked.warnings.iter().map(|w| warning(&input.lit, w));
 
-    // The function and the registry use a name no user item will have, so
-    // a clash of the public name is one error, not one per use.
-    let data = format_ident!("__REDLUA_SCRIPT_{}", name);
-    quote! {
-        #tracking
-        #[doc = #script_doc]
-        #vis static #script_static: &'static ::redlua::Script = &#data;
-        #[allow(non_upper_case_globals)]
-        static #data: ::redlua::Script = ::redlua::__private::Script::__new(
+    // Only a `const` and a `fn` are emitted, the two items both a module
+    // and an `impl` block hold, so the function may be an associated one.
+    // Siblings in an `impl` see each other only through `Self::`, which a
+    // module does not have: so the function owns its own copy of the
+    // script (the data is all constants; the linker shares the text), and
+    // the public handle, which `load_all` registers, another.
+    let script = quote! {
+        ::redlua::__private::Script::__new(
             #name,
             #path,
             #sha,
@@ -150,20 +149,27 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             &[#(#files),*],
             &[#(#lines),*],
             &[#(#includes),*],
-        );
-        // Lists the script for redlua::load_all without anyone keeping a
-        // list; in a block so two scripts of one module do not collide.
-        const _: () = {
-            ::redlua::__private::register!(#data);
+        )
+    };
+    quote! {
+        #[doc = #script_doc]
+        #vis const #script_static: &'static ::redlua::Script = {
+            #tracking
+            static __REDLUA_SCRIPT: ::redlua::Script = #script;
+            // Lists the script for redlua::load_all without anyone keeping
+            // a list.
+            ::redlua::__private::register!(__REDLUA_SCRIPT);
+            &__REDLUA_SCRIPT
         };
 
         #(#attrs)*
         #[must_use = "a script call does nothing until `.invoke(&mut con)` or `.invoke_async(&mut con).await`"]
         #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret_ty> #where_clause {
             #(#warnings)*
+            static __REDLUA_SCRIPT: ::redlua::Script = #script;
             #(#prep)*
             let mut #b = ::redlua::__private::Builder::new(
-                &#data,
+                &__REDLUA_SCRIPT,
                 #fixed_keys #(#key_count)*,
                 #fixed #(#count)*,
             );
@@ -212,14 +218,8 @@ pub fn tracking(input: &Input) -> TokenStream {
 }
 
 /// The warnings of a script whose checks failed: shown next to its errors.
-pub fn warnings_item(lit: &syn::LitStr, warnings: &[String]) -> TokenStream {
-    if warnings.is_empty() {
-        return TokenStream::new();
-    }
-    let warnings = warnings.iter().map(|w| warning(lit, w));
-    quote! {
-        const _: () = { #(#warnings)* };
-    }
+pub fn warnings(lit: &syn::LitStr, warnings: &[String]) -> TokenStream {
+    warnings.iter().map(|w| warning(lit, w)).collect()
 }
 
 /// Stable Rust has no API for a macro's warnings; using a deprecated item
@@ -239,8 +239,10 @@ fn warning(lit: &syn::LitStr, text: &str) -> TokenStream {
 
 /// What is emitted next to the errors when a check fails: the function with
 /// its declared signature, so call sites type-check and one mistake does not
-/// cascade into errors at every caller.
-pub fn fallback(item: &syn::ForeignItemFn) -> TokenStream {
+/// cascade into errors at every caller. `extra` (rebuild tracking) goes in
+/// the handle's block and `body` (warnings) in the function, so this too is
+/// only a `const` and a `fn`, as in a module or an `impl`.
+pub fn fallback(item: &syn::ForeignItemFn, extra: TokenStream, body: TokenStream) -> TokenStream {
     let attrs = &item.attrs;
     let vis = &item.vis;
     let sig = &item.sig;
@@ -256,12 +258,17 @@ pub fn fallback(item: &syn::ForeignItemFn) -> TokenStream {
     quote! {
         // Emitted too, empty, so code naming the script still type-checks.
         #[doc = #script_doc]
-        #vis static #script_static: &'static ::redlua::Script =
-            &::redlua::__private::Script::__new(#name, "", "", "", false, &[], &[], &[]);
+        #vis const #script_static: &'static ::redlua::Script = {
+            #extra
+            static __REDLUA_SCRIPT: ::redlua::Script =
+                ::redlua::__private::Script::__new(#name, "", "", "", false, &[], &[], &[]);
+            &__REDLUA_SCRIPT
+        };
 
         #(#attrs)*
         #[allow(unused_variables)]
         #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret> #where_clause {
+            #body
             ::core::unimplemented!("the script did not compile")
         }
     }

@@ -25,7 +25,7 @@ pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(input) => input,
         Err(e) => {
             let mut out = e.to_compile_error();
-            out.extend(expand::fallback(&item));
+            out.extend(expand::fallback(&item, quote::quote!(), quote::quote!()));
             return out.into();
         }
     };
@@ -33,9 +33,11 @@ pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(checked) => expand::expand(&input, &checked).into(),
         Err(failed) => {
             let mut out = failed.error.to_compile_error();
-            out.extend(expand::fallback(&item));
-            out.extend(expand::warnings_item(&input.lit, &failed.warnings));
-            out.extend(expand::tracking(&input));
+            out.extend(expand::fallback(
+                &item,
+                expand::tracking(&input),
+                expand::warnings(&input.lit, &failed.warnings),
+            ));
             out.into()
         }
     }

@@ -245,7 +245,7 @@ pub fn check<'a>(item: &syn::ForeignItemFn, asm: &'a Assembled) -> Result<Plan<'
             },
             FnArg::Receiver(r) => errors.push(syn::Error::new_spanned(
                 r,
-                "a script function takes no `self`: declare it as a free function",
+                "a script function takes no `self`: drop it (an associated function is called as `Type::name(...)`), or declare the function at module level",
             )),
         }
     }

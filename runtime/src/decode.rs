@@ -145,38 +145,89 @@ fn parse_lua_number(s: &str) -> Option<f64> {
     }
 }
 
-#[inline]
-pub fn string(v: Value) -> Decoded<String> {
-    match v {
-        Value::BulkString(b) => String::from_utf8(b)
-            .or_else(|e| mismatch("UTF-8 str", Value::BulkString(e.into_bytes()))),
-        Value::SimpleString(s) => Ok(s),
-        Value::Okay => Ok("OK".to_owned()),
-        Value::VerbatimString { text, .. } => Ok(text),
-        v => mismatch("str", v),
+/// Return types accepted for `%return str`: `String` (or an alias of it).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a `%return str` reply",
+    label = "expected `String`",
+    note = "`%return str` decodes into `String`; for your own type declare `%return json` (serde) or `%return redis` (`redis::FromRedisValue`)"
+)]
+pub trait FromStrReply: Sized {
+    fn from_string(s: String) -> Self;
+}
+impl FromStrReply for String {
+    #[inline]
+    fn from_string(s: String) -> Self {
+        s
+    }
+}
+
+/// Return types accepted for `%return bytes`: `Vec<u8>` (or an alias of it).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a `%return bytes` reply",
+    label = "expected `Vec<u8>`",
+    note = "`%return bytes` decodes into `Vec<u8>`; for your own type declare `%return redis` (`redis::FromRedisValue`)"
+)]
+pub trait FromBytesReply: Sized {
+    fn from_bytes(b: Vec<u8>) -> Self;
+}
+impl FromBytesReply for Vec<u8> {
+    #[inline]
+    fn from_bytes(b: Vec<u8>) -> Self {
+        b
+    }
+}
+
+/// Return types accepted for `%return bool`: `bool` (or an alias of it).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a `%return bool` reply",
+    label = "expected `bool`",
+    note = "`%return bool` decodes into `bool`; for your own type declare `%return redis` (`redis::FromRedisValue`)"
+)]
+pub trait FromBoolReply: Sized {
+    fn from_bool(b: bool) -> Self;
+}
+impl FromBoolReply for bool {
+    #[inline]
+    fn from_bool(b: bool) -> Self {
+        b
     }
 }
 
 #[inline]
-pub fn bytes(v: Value) -> Decoded<Vec<u8>> {
-    match v {
-        Value::BulkString(b) => Ok(b),
-        Value::SimpleString(s) => Ok(s.into_bytes()),
-        Value::Okay => Ok(b"OK".to_vec()),
-        Value::VerbatimString { text, .. } => Ok(text.into_bytes()),
-        v => mismatch("bytes", v),
-    }
+pub fn string<T: FromStrReply>(v: Value) -> Decoded<T> {
+    let s = match v {
+        Value::BulkString(b) => String::from_utf8(b)
+            .or_else(|e| mismatch("UTF-8 str", Value::BulkString(e.into_bytes())))?,
+        Value::SimpleString(s) => s,
+        Value::Okay => "OK".to_owned(),
+        Value::VerbatimString { text, .. } => text,
+        v => return mismatch("str", v),
+    };
+    Ok(T::from_string(s))
+}
+
+#[inline]
+pub fn bytes<T: FromBytesReply>(v: Value) -> Decoded<T> {
+    let b = match v {
+        Value::BulkString(b) => b,
+        Value::SimpleString(s) => s.into_bytes(),
+        Value::Okay => b"OK".to_vec(),
+        Value::VerbatimString { text, .. } => text.into_bytes(),
+        v => return mismatch("bytes", v),
+    };
+    Ok(T::from_bytes(b))
 }
 
 /// Lua `true` is 1 and `false` is null, so null is `false` here.
 #[inline]
-pub fn boolean(v: Value) -> Decoded<bool> {
-    match v {
-        Value::Nil => Ok(false),
-        Value::Int(n) => Ok(n != 0),
-        Value::Boolean(b) => Ok(b),
-        v => mismatch("bool", v),
-    }
+pub fn boolean<T: FromBoolReply>(v: Value) -> Decoded<T> {
+    let b = match v {
+        Value::Nil => false,
+        Value::Int(n) => n != 0,
+        Value::Boolean(b) => b,
+        v => return mismatch("bool", v),
+    };
+    Ok(T::from_bool(b))
 }
 
 /// `list`, `dict` and `json`: a string the script made with `cjson.encode`.
@@ -279,8 +330,8 @@ mod tests {
 
     #[test]
     fn null_rules() {
-        assert!(!boolean(Value::Nil).unwrap());
-        assert!(boolean(Value::Int(1)).unwrap());
+        assert!(!boolean::<bool>(Value::Nil).unwrap());
+        assert!(boolean::<bool>(Value::Int(1)).unwrap());
         assert_eq!(opt(Value::Nil, int::<i64>).unwrap(), None);
         assert_eq!(opt(Value::Int(4), int::<i64>).unwrap(), Some(4));
         let v = Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::Nil]);
@@ -293,8 +344,8 @@ mod tests {
     #[test]
     fn strings_are_checked_bytes_are_not() {
         let bad = Value::BulkString(vec![0xff, 0x00]);
-        assert_eq!(expected_of(string(bad.clone())), "UTF-8 str");
-        assert_eq!(bytes(bad).unwrap(), vec![0xff, 0x00]);
+        assert_eq!(expected_of(string::<String>(bad.clone())), "UTF-8 str");
+        assert_eq!(bytes::<Vec<u8>>(bad).unwrap(), vec![0xff, 0x00]);
     }
 
     #[test]

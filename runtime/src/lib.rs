@@ -113,11 +113,12 @@ pub mod reply {
 /// [`Call`]; run it with [`Call::invoke`] or [`Call::invoke_async`].
 ///
 /// Next to the function, with the same visibility, the attribute emits a
-/// `static &'static` [`Script`] named after the function in upper case
+/// `const &'static` [`Script`] named after the function in upper case
 /// (`multiply` -> `MULTIPLY`): the script's source, SHA1 and line map, for
 /// [`load`] (`redlua::load(&mut con, &[MULTIPLY])`) or to print its SHA1.
 /// An item of that name already in the module is a compile error at the
-/// function's name.
+/// function's name. Both are also allowed inside an `impl` block, as an
+/// associated function (`Queue::push(...)`) and const (`Queue::PUSH`).
 ///
 /// ```
 /// use redlua::redis_script;
