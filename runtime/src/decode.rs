@@ -43,6 +43,93 @@ fn mismatch<T>(expected: &'static str, got: Value) -> Decoded<T> {
     }
 }
 
+/// A RESP3 reply as the server would have sent it to a RESP2 client, so a
+/// header type decodes alike on both protocols (the RESP2 form is the one
+/// every reply has: a RESP3 value only adds a type on top of it).
+///
+/// `Boolean` (a script after `redis.setresp(3)`) is RESP2's `1`/`0`, `Map`
+/// the flat `k1, v1, k2, v2` array, `Set` an array, `Double` and
+/// `BigNumber` their text. Only the top level is converted; arrays convert
+/// each element as they decode it. Any other value is returned as it is.
+#[inline]
+pub(crate) fn as_resp2(v: Value) -> Value {
+    match v {
+        Value::Boolean(b) => Value::Int(b.into()),
+        Value::Double(f) => Value::BulkString(double_text(f).into_bytes()),
+        Value::BigNumber(n) => Value::BulkString(big_number_digits(&n).into_bytes()),
+        Value::VerbatimString { text, .. } => Value::BulkString(text.into_bytes()),
+        Value::Map(pairs) => Value::Array(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        Value::Set(items) => Value::Array(items),
+        Value::Attribute { data, .. } => as_resp2(*data),
+        v => v,
+    }
+}
+
+/// [`as_resp2`] all the way down, for decoders that read nested replies.
+fn as_resp2_deep(v: Value) -> Value {
+    match as_resp2(v) {
+        Value::Array(items) => Value::Array(items.into_iter().map(as_resp2_deep).collect()),
+        v => v,
+    }
+}
+
+/// The digits of a RESP3 big number. redis-rs holds them as bytes, or as a
+/// `BigInt` when some crate in the build enables its `num-bigint` feature
+/// (features unify, so this crate cannot choose): both print their digits
+/// through `Debug`, the bytes as a list of their codes.
+fn big_number_digits(n: &impl std::fmt::Debug) -> String {
+    let text = format!("{n:?}");
+    match text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(codes) => codes
+            .split(", ")
+            .filter_map(|c| c.parse::<u8>().ok())
+            .map(char::from)
+            .collect(),
+        None => text,
+    }
+}
+
+/// A double as Redis 7.2+ and Valkey write it to a RESP2 client: the
+/// shortest text that reads back as the same number, in plain notation
+/// unless the number is very large or very small (`1e+20`, `1e-7`).
+/// (Redis 7.0 and before write 17 significant digits instead, so a double
+/// like 0.1 reads "0.10000000000000001" there on RESP2; `%return float`
+/// gets the same number either way.)
+pub(crate) fn double_text(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".to_owned();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    if f == 0.0 {
+        return format!("{sign}0");
+    }
+    // `{:e}` gives the shortest round-trip digits: `d.ddde[-]x`.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let n = digits.len() as i32;
+    // The exponent of the last digit, and where the decimal point goes.
+    let last = exp - (n - 1);
+    let point = n + last;
+    if last >= 0 && point <= 20 {
+        format!("{sign}{digits}{}", "0".repeat(last as usize))
+    } else if last < 0 && last > -(n + 6) {
+        if point > 0 {
+            let (int, frac) = digits.split_at(point as usize);
+            format!("{sign}{int}.{frac}")
+        } else {
+            format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+        }
+    } else {
+        let exp_sign = if exp < 0 { "-" } else { "+" };
+        format!("{sign}{mantissa}e{exp_sign}{}", exp.abs())
+    }
+}
+
 /// Return types accepted for `%return int`: every integer type.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot hold a `%return int` reply",
@@ -50,14 +137,16 @@ fn mismatch<T>(expected: &'static str, got: Value) -> Decoded<T> {
     note = "`%return int` decodes into any integer type (`i64`, `u32`, ...)"
 )]
 pub trait FromInt: Sized {
-    fn from_i64(v: i64) -> Option<Self>;
+    /// `i128` so a text or big-number reply beyond `i64` (up to `u64::MAX`
+    /// and beyond) still reaches a type that can hold it.
+    fn from_i128(v: i128) -> Option<Self>;
 }
 
 macro_rules! from_int_impls {
     ($($t:ty)*) => {$(
         impl FromInt for $t {
             #[inline]
-            fn from_i64(v: i64) -> Option<Self> {
+            fn from_i128(v: i128) -> Option<Self> {
                 <$t>::try_from(v).ok()
             }
         }
@@ -105,14 +194,15 @@ pub fn raw(v: Value) -> Decoded<Value> {
 #[inline]
 pub fn int<T: FromInt>(v: Value) -> Decoded<T> {
     const EXPECTED: &str = "int";
+    let v = as_resp2(v);
     let n = match &v {
-        Value::Int(n) => Some(*n),
+        Value::Int(n) => Some(i128::from(*n)),
         // A script may return digits as a string (e.g. a value it read with GET).
         Value::BulkString(b) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()),
         Value::SimpleString(s) => s.parse().ok(),
         _ => None,
     };
-    match n.map(T::from_i64) {
+    match n.map(T::from_i128) {
         Some(Some(n)) => Ok(n),
         Some(None) => mismatch("int in the range of the declared Rust type", v),
         None => mismatch(EXPECTED, v),
@@ -121,8 +211,12 @@ pub fn int<T: FromInt>(v: Value) -> Decoded<T> {
 
 #[inline]
 pub fn float<T: FromFloat>(v: Value) -> Decoded<T> {
+    // The number itself, not its text: exact on RESP3.
+    if let Value::Double(f) = v {
+        return Ok(T::from_f64(f));
+    }
+    let v = as_resp2(v);
     let f = match &v {
-        Value::Double(f) => Some(*f),
         // Lua numbers become integers on the way out; floats come as text.
         Value::Int(n) => Some(*n as f64),
         Value::BulkString(b) => std::str::from_utf8(b).ok().and_then(parse_lua_number),
@@ -195,12 +289,11 @@ impl FromBoolReply for bool {
 
 #[inline]
 pub fn string<T: FromStrReply>(v: Value) -> Decoded<T> {
-    let s = match v {
+    let s = match as_resp2(v) {
         Value::BulkString(b) => String::from_utf8(b)
             .or_else(|e| mismatch("UTF-8 str", Value::BulkString(e.into_bytes())))?,
         Value::SimpleString(s) => s,
         Value::Okay => "OK".to_owned(),
-        Value::VerbatimString { text, .. } => text,
         v => return mismatch("str", v),
     };
     Ok(T::from_string(s))
@@ -208,11 +301,10 @@ pub fn string<T: FromStrReply>(v: Value) -> Decoded<T> {
 
 #[inline]
 pub fn bytes<T: FromBytesReply>(v: Value) -> Decoded<T> {
-    let b = match v {
+    let b = match as_resp2(v) {
         Value::BulkString(b) => b,
         Value::SimpleString(s) => s.into_bytes(),
         Value::Okay => b"OK".to_vec(),
-        Value::VerbatimString { text, .. } => text.into_bytes(),
         v => return mismatch("bytes", v),
     };
     Ok(T::from_bytes(b))
@@ -221,10 +313,9 @@ pub fn bytes<T: FromBytesReply>(v: Value) -> Decoded<T> {
 /// Lua `true` is 1 and `false` is null, so null is `false` here.
 #[inline]
 pub fn boolean<T: FromBoolReply>(v: Value) -> Decoded<T> {
-    let b = match v {
+    let b = match as_resp2(v) {
         Value::Nil => false,
         Value::Int(n) => n != 0,
-        Value::Boolean(b) => b,
         v => return mismatch("bool", v),
     };
     Ok(T::from_bool(b))
@@ -234,6 +325,7 @@ pub fn boolean<T: FromBoolReply>(v: Value) -> Decoded<T> {
 /// `written` is the Rust type as the user wrote it, for the error.
 #[inline]
 pub fn json<T: serde::de::DeserializeOwned>(v: Value, written: &'static str) -> Decoded<T> {
+    let v = as_resp2(v);
     match &v {
         Value::BulkString(b) => serde_json::from_slice(b).or_else(|_| mismatch(written, v)),
         Value::SimpleString(s) => serde_json::from_str(s).or_else(|_| mismatch(written, v)),
@@ -251,7 +343,9 @@ pub fn json<T: serde::de::DeserializeOwned>(v: Value, written: &'static str) -> 
 pub fn redis<T: redis::FromRedisValue>(v: Value, written: &'static str) -> Decoded<T> {
     match v {
         Value::ServerError(e) => Err(Fail::Server(e)),
-        v => T::from_redis_value(v).map_err(|e| Fail::Parse {
+        // The RESP2 form, deep: redis-rs reads RESP3 types too, but not
+        // always as it reads their RESP2 form (a double is not a string).
+        v => T::from_redis_value(as_resp2_deep(v)).map_err(|e| Fail::Parse {
             expected: written,
             message: e.to_string(),
         }),
@@ -270,8 +364,8 @@ pub fn opt<T>(v: Value, inner: fn(Value) -> Decoded<T>) -> Decoded<Option<T>> {
 /// `TYPE[]`: a native RESP array, each element decoded by `inner`.
 #[inline]
 pub fn array<T>(v: Value, inner: fn(Value) -> Decoded<T>) -> Decoded<Vec<T>> {
-    match v {
-        Value::Array(items) | Value::Set(items) => items
+    match as_resp2(v) {
+        Value::Array(items) => items
             .into_iter()
             .enumerate()
             .map(|(index, v)| {
@@ -382,6 +476,61 @@ mod tests {
             }
             other => panic!("expected element 2 to fail, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn doubles_read_as_newer_servers_write_them_on_resp2() {
+        // Each pair as redis-server 8.2.3 wrote `{double=x}` to a RESP2 client.
+        for (f, text) in [
+            (0.1, "0.1"),
+            (3.0, "3"),
+            (-0.0, "-0"),
+            (1e15, "1000000000000000"),
+            (1e17, "100000000000000000"),
+            (12345678901234567890.0, "12345678901234567000"),
+            (1e20, "1e+20"),
+            (1e22, "1e+22"),
+            (1.5e-5, "0.000015"),
+            (1e-6, "0.000001"),
+            (0.000123, "0.000123"),
+            (1e-7, "1e-7"),
+            (-2.5e-10, "-2.5e-10"),
+            (123456.789, "123456.789"),
+            (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(double_text(f), text, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn resp3_replies_decode_as_their_resp2_form() {
+        let resp2 = |v: &Value| as_resp2(v.clone());
+        let map = Value::Map(vec![(Value::BulkString(b"a".to_vec()), Value::Int(1))]);
+        assert_eq!(
+            resp2(&map),
+            Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::Int(1)])
+        );
+        assert_eq!(resp2(&Value::Boolean(false)), Value::Int(0));
+        assert_eq!(int::<i64>(Value::Boolean(true)).unwrap(), 1);
+        assert_eq!(opt(Value::Boolean(false), int::<i64>).unwrap(), Some(0));
+        assert_eq!(string::<String>(Value::Double(1.5)).unwrap(), "1.5");
+        assert_eq!(int::<i64>(Value::Double(3.0)).unwrap(), 3);
+        assert_eq!(expected_of(int::<i64>(Value::Double(3.5))), "int");
+        assert_eq!(float::<f64>(Value::Double(0.1)).unwrap(), 0.1);
+        // (This workspace builds redis without `num-bigint`: digits as bytes.)
+        {
+            let big = Value::BigNumber(b"12345678901234567890".to_vec());
+            assert_eq!(
+                string::<String>(big.clone()).unwrap(),
+                "12345678901234567890"
+            );
+            assert_eq!(int::<u64>(big).unwrap(), 12345678901234567890);
+        }
+        let set = Value::Set(vec![Value::BulkString(b"x".to_vec())]);
+        assert_eq!(array(set, string::<String>).unwrap(), vec!["x".to_owned()]);
+        let pairs: Vec<(String, i64)> = redis(map.clone(), "Vec<(String, i64)>").unwrap();
+        assert_eq!(pairs, vec![("a".to_owned(), 1)]);
+        assert_eq!(array(map, raw).unwrap().len(), 2);
     }
 
     #[test]

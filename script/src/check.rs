@@ -100,6 +100,9 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
                     .ret
                     .as_ref()
                     .is_some_and(|r| r.decl.ty == crate::header::Type::Int && !r.decl.array),
+                returns_null_as_false: asm.ret.as_ref().is_some_and(|r| {
+                    r.decl.optional || (r.decl.ty == crate::header::Type::Bool && !r.decl.array)
+                }),
                 assumed: &[],
                 targets: Some(&opts.targets),
             },

@@ -81,6 +81,9 @@ pub struct Declared<'a> {
     pub args: Option<usize>,
     /// `%return int`: a returned Lua number reaches the caller truncated.
     pub returns_int: bool,
+    /// `%return TYPE?` (or `bool`): a returned `false` means null, which
+    /// `redis.setresp(3)` changes.
+    pub returns_null_as_false: bool,
     /// Names a header line with an error meant to declare: not rendered,
     /// but not undefined either (the header error is the one to report).
     pub assumed: &'a [&'a str],
@@ -1524,6 +1527,25 @@ impl<'a, 'o> Walker<'a, 'o> {
         }
     }
 
+    /// `redis.setresp(3)` under a header that reads null as `false`: from
+    /// then on a returned Lua `false` reaches a RESP2 caller as the integer
+    /// 0 and a RESP3 one as a boolean, no longer as null.
+    fn check_setresp(&mut self, call: &'a Prefix) {
+        let Some(token) = call.tokens().next() else {
+            return;
+        };
+        let i = self.at_token(
+            Severity::Warning,
+            token,
+            "after `redis.setresp(3)` a returned `false` is the integer 0 (RESP2) or a \
+             boolean (RESP3), not null"
+                .to_string(),
+        );
+        i.label = Some("changes what `false` returns".to_string());
+        i.help =
+            Some("return `nil` for null once the script has called `redis.setresp(3)`".to_string());
+    }
+
     /// The script's own `return` under `%return int` of a value the check
     /// can see is fractional: Redis truncates a Lua number to an integer
     /// reply (3.9 -> 3; 1e20 and NaN -> i64::MIN), so the caller cannot tell.
@@ -1938,6 +1960,11 @@ impl<'a, 'o> Walker<'a, 'o> {
                     }
                     if alias || matches!(path, Some(("redis", Some("call" | "pcall")))) {
                         self.redis_call(&args);
+                    }
+                    if matches!(path, Some(("redis", Some("setresp"))))
+                        && self.opts.declared.returns_null_as_false
+                    {
+                        self.check_setresp(prefix);
                     }
                     global = None;
                     member = None;

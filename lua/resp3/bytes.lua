@@ -1,0 +1,5 @@
+%key hash
+%arg kind str
+%return bytes?
+%include "shape"
+return shape(kind, hash)

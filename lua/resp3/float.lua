@@ -1,0 +1,5 @@
+%key hash
+%arg kind str
+%return float?
+%include "shape"
+return shape(kind, hash)

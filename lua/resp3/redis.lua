@@ -1,0 +1,5 @@
+%key hash
+%arg kind str
+%return redis
+%include "shape"
+return shape(kind, hash)

@@ -1,0 +1,5 @@
+%key hash
+%arg kind str
+%return str?
+%include "shape"
+return shape(kind, hash)
