@@ -383,3 +383,32 @@ fn scripts_can_be_associated_functions() {
         .unwrap();
     assert_eq!(loaded, vec![true]);
 }
+
+#[test]
+fn a_call_is_clone_and_fits_a_plain_redis_pipeline() {
+    let (_s, mut con) = server();
+    redlua::load(&mut con, &[MULTIPLY]).unwrap();
+    let call = multiply("n", 3);
+    let again = call.clone();
+    let (_, reply): ((), redis::Value) = redis::pipe()
+        .cmd("SET")
+        .arg("n")
+        .arg(7)
+        .add_command(call.cmd().clone())
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(call.decode(reply).unwrap(), 21);
+    assert_eq!(again.invoke(&mut con).unwrap(), 21);
+    // A plain pipeline does not load: after a flush the entry is NOSCRIPT,
+    // which decode reports as the error it is (nothing ran); without
+    // `ignore_errors` redis-rs fails the whole pipeline on it.
+    redis::cmd("SCRIPT").arg("FLUSH").exec(&mut con).unwrap();
+    let (reply,): (redis::Value,) = redis::pipe()
+        .ignore_errors()
+        .add_command(call.cmd().clone())
+        .query(&mut con)
+        .unwrap();
+    let err = call.decode(reply).unwrap_err();
+    assert_eq!(err.outcome(), redlua::Outcome::Refused, "{err}");
+    assert!(redlua::scripts().len() >= 4);
+}

@@ -151,6 +151,11 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             &[#(#includes),*],
         )
     };
+    // Appended to the user's own docs, so the rendered page says what runs.
+    let runs_doc = format!(
+        " Runs `{path}` (SHA1 `{sha}`) with `{}`; the script is [`{script_static}`].",
+        if read_only { "EVALSHA_RO" } else { "EVALSHA" }
+    );
     quote! {
         #[doc = #script_doc]
         #vis const #script_static: &'static ::redlua::Script = {
@@ -163,6 +168,8 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
         };
 
         #(#attrs)*
+        #[doc = ""]
+        #[doc = #runs_doc]
         #[must_use = "a script call does nothing until `.invoke(&mut con)` or `.invoke_async(&mut con).await`"]
         #vis fn #ident #generics (#inputs) -> ::redlua::Call<#ret_ty> #where_clause {
             #(#warnings)*

@@ -46,6 +46,18 @@ pub struct Call<T> {
     pub(crate) error: Option<Box<(&'static str, String)>>,
 }
 
+// Not derived: that would ask `T: Clone`, and the decoder is a plain `fn`.
+impl<T> Clone for Call<T> {
+    fn clone(&self) -> Self {
+        Call {
+            script: self.script,
+            cmd: self.cmd.clone(),
+            decode: self.decode,
+            error: self.error.clone(),
+        }
+    }
+}
+
 impl<T> std::fmt::Debug for Call<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Call")
@@ -69,6 +81,49 @@ impl<T> Call<T> {
     /// The script this call runs.
     pub fn script(&self) -> &'static Script {
         self.script
+    }
+
+    /// The call's `EVALSHA` (or `EVALSHA_RO`) command, to add to a plain
+    /// `redis::Pipeline` next to other commands; [`Call::decode`] reads its
+    /// reply by the script's `%return`.
+    ///
+    /// A plain pipeline does not load scripts: after a flush or restart
+    /// the entry's reply is a `NOSCRIPT` error (nothing ran; redis-rs fails
+    /// the whole pipeline on it unless the pipeline `ignore_errors()`), so
+    /// load the scripts first ([`load`](crate::load)) or use
+    /// [`pipe`](crate::pipe), which loads inside the batch. An argument that failed to encode is
+    /// reported by [`Call::decode`], not here.
+    ///
+    /// ```
+    /// use redlua::redis_script;
+    ///
+    /// #[redis_script("multiply.lua")]
+    /// fn multiply(key: &str, multiplier: i64) -> i64;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[cfg(feature = "testing")] {
+    /// # let server = redlua::testing::RedisServer::start()?;
+    /// # let mut con = server.connection();
+    /// redlua::load(&mut con, &[MULTIPLY])?;
+    /// let call = multiply("n", 3);
+    /// let (_, reply): ((), redis::Value) = redis::pipe()
+    ///     .cmd("SET").arg("n").arg(7)
+    ///     .add_command(call.cmd().clone())
+    ///     .query(&mut con)?;
+    /// assert_eq!(call.decode(reply)?, 21);
+    /// # }
+    /// # Ok(()) }
+    /// ```
+    pub fn cmd(&self) -> &Cmd {
+        &self.cmd
+    }
+
+    /// Decodes a reply to this call's command (see [`Call::cmd`]) as
+    /// [`Call::invoke`] would: by the script's `%return`, an error reply
+    /// mapped to the script's `file:line`.
+    pub fn decode(&self, reply: Value) -> Result<T, Error> {
+        self.check_encoded()?;
+        self.finish(Ok(reply))
     }
 
     /// Runs the script on a sync connection: one `EVALSHA`; if the server

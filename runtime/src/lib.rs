@@ -98,11 +98,16 @@ pub mod arg {
     pub use crate::encode::{Bool, Bytes, Float, Int, Key, Str};
 }
 
-/// The traits a `%return int` / `%return float` return type must
-/// implement; see the README's type table for the other header types.
+/// The traits a return type must implement for `%return int`, `float`,
+/// `str`, `bytes` and `bool` (`list`/`dict`/`json` take any
+/// `serde::de::DeserializeOwned`, `redis` any `redis::FromRedisValue`).
 pub mod reply {
-    pub use crate::decode::{FromFloat, FromInt};
+    pub use crate::decode::{FromBoolReply, FromBytesReply, FromFloat, FromInt, FromStrReply};
 }
+
+/// The `redis` crate redlua is built on, so a program names one version of
+/// it: `use redlua::redis;`.
+pub use redis;
 
 /// Generates a typed function that runs a Lua script file.
 ///

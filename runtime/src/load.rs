@@ -45,11 +45,12 @@ macro_rules! __redlua_register {
 /// same [`Script::sha1`].
 ///
 /// ```no_run
+/// println!("{} scripts", redlua::scripts().len());
 /// for script in redlua::scripts() {
 ///     println!("{} ({}) {}", script.name(), script.path(), script.sha1());
 /// }
 /// ```
-pub fn scripts() -> impl Iterator<Item = &'static Script> + Clone {
+pub fn scripts() -> impl ExactSizeIterator<Item = &'static Script> + Clone {
     SCRIPTS.iter().copied()
 }
 
