@@ -35,7 +35,15 @@
 //! missing include is a compile error that points at the `.lua` line. At
 //! run time a call is one `EVALSHA` of a SHA1 computed at compile time; on
 //! `NOSCRIPT` the script is loaded and the call retried in one extra round
-//! trip. See the README for the full header language.
+//! trip.
+//!
+//! The guide, chapter by chapter (the same text as the README):
+//! [the header language and its types](#the-header-language) (below),
+//! [compile-time checks](guide::checks),
+//! [pipelines and preloading](guide::batches),
+//! [testing your scripts](guide::testing).
+//!
+#![doc = include_str!("../docs/header.md")]
 
 // How the modules import each other (always downwards, never in a circle):
 // a plain `//` comment because the crate docs above are for users.
@@ -103,6 +111,17 @@ pub mod arg {
 /// `serde::de::DeserializeOwned`, `redis` any `redis::FromRedisValue`).
 pub mod reply {
     pub use crate::decode::{FromBoolReply, FromBytesReply, FromFloat, FromInt, FromStrReply};
+}
+
+/// The guide's chapters; the crate page holds the first, the header
+/// language. Each is also a section of the README.
+pub mod guide {
+    #[doc = include_str!("../docs/checks.md")]
+    pub mod checks {}
+    #[doc = include_str!("../docs/batches.md")]
+    pub mod batches {}
+    #[doc = include_str!("../docs/testing.md")]
+    pub mod testing {}
 }
 
 /// The `redis` crate redlua is built on, so a program names one version of

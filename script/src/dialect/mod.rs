@@ -4,7 +4,7 @@
 //!
 //! The table is generated from the real servers of the test matrix
 //! (`tools/gen_dialect.py` records them, `script/tools/gen_redis_commands.py`
-//! writes [`table`]). A crate names its targets in its `Cargo.toml`:
+//! writes `table`). A crate names its targets in its `Cargo.toml`:
 //!
 //! ```toml
 //! [package.metadata.redlua]
