@@ -253,11 +253,17 @@ pub fn fallback(item: &syn::ForeignItemFn) -> TokenStream {
     let name = ident.unraw().to_string();
     let script_static = script_static(ident);
     let script_doc = script_doc(&name);
+    // A static of its own, not `&Script::__new(..)`: a `Script` holds its
+    // reload state (interior mutability), which a static's borrowed
+    // temporary may not.
+    let data = format_ident!("__REDLUA_SCRIPT_{}", name);
     quote! {
         // Emitted too, empty, so code naming the script still type-checks.
         #[doc = #script_doc]
-        #vis static #script_static: &'static ::redlua::Script =
-            &::redlua::__private::Script::__new(#name, "", "", "", false, &[], &[], &[]);
+        #vis static #script_static: &'static ::redlua::Script = &#data;
+        #[allow(non_upper_case_globals)]
+        static #data: ::redlua::Script =
+            ::redlua::__private::Script::__new(#name, "", "", "", false, &[], &[], &[]);
 
         #(#attrs)*
         #[allow(unused_variables)]
