@@ -17,7 +17,11 @@
 //!    and what a miss costs (client round trips, `INFO commandstats`);
 //! 5. allocations per call (a counting global allocator) and client CPU per
 //!    call (`getrusage(RUSAGE_THREAD)`, user + sys), plus the client-only
-//!    cost: CPU ns per call against an in-memory connection, no I/O.
+//!    cost: CPU ns per call against an in-memory connection, no I/O;
+//! 6. the reload storm: after a `SCRIPT FLUSH`, `BENCH_STORM` concurrent
+//!    `invoke_async` callers on one `MultiplexedConnection`: the time until
+//!    all have answered, and the `SCRIPT LOAD`s they sent, for redlua and
+//!    `redis::Script::invoke_async`, `BENCH_STORM_WAVES` flushes each.
 //!
 //! Ratios are paired: each repetition's slices of the compared variants ran
 //! interleaved, so their rates are divided repetition by repetition and the
@@ -42,7 +46,9 @@
 //! | `BENCH_FLUSH_EVERY` | 100     | calls between `SCRIPT FLUSH`es in case 4            |
 //! | `BENCH_MISSES`      | 200     | misses counted for the round-trip table of case 4   |
 //! | `BENCH_ALLOC_CALLS` | 10000   | calls counted for allocations per call in case 5    |
-//! | `BENCH_CASES`       | 1,2,3,4,5 | which cases to run                                |
+//! | `BENCH_STORM`       | 1000    | concurrent callers per wave in case 6               |
+//! | `BENCH_STORM_WAVES` | 5       | `SCRIPT FLUSH` waves per client in case 6           |
+//! | `BENCH_CASES`       | 1,2,3,4,5,6 | which cases to run                              |
 //! | `BENCH_PIN`         | 1       | 0: do not pin                                       |
 //! | `BENCH_CLIENT_CPU`  | 0       | CPU for this benchmark's thread                     |
 //! | `BENCH_SERVER_CPU`  | 1       | CPU for redis-server                                |
@@ -403,6 +409,8 @@ struct Config {
     flush_every: u64,
     misses: u64,
     alloc_calls: u64,
+    storm: usize,
+    storm_waves: usize,
     cases: Vec<u32>,
     pin: bool,
     client_cpu: usize,
@@ -426,13 +434,13 @@ fn env_usize(name: &str, default: usize) -> usize {
 impl Config {
     fn from_env() -> Config {
         let cases = std::env::var("BENCH_CASES")
-            .unwrap_or_else(|_| "1,2,3,4,5".to_owned())
+            .unwrap_or_else(|_| "1,2,3,4,5,6".to_owned())
             .split(',')
             .filter(|s| !s.trim().is_empty())
             .map(|s| {
                 s.trim()
                     .parse()
-                    .expect("BENCH_CASES: comma-separated numbers 1-5")
+                    .expect("BENCH_CASES: comma-separated numbers 1-6")
             })
             .collect();
         Config {
@@ -445,6 +453,8 @@ impl Config {
             flush_every: env_usize("BENCH_FLUSH_EVERY", 100).max(1) as u64,
             misses: env_usize("BENCH_MISSES", 200).max(1) as u64,
             alloc_calls: env_usize("BENCH_ALLOC_CALLS", 10_000).max(1) as u64,
+            storm: env_usize("BENCH_STORM", 1000).max(1),
+            storm_waves: env_usize("BENCH_STORM_WAVES", 5).max(1),
             cases,
             pin: env_usize("BENCH_PIN", 1) != 0,
             client_cpu: env_usize("BENCH_CLIENT_CPU", 0),
@@ -991,6 +1001,38 @@ fn miss_cost_async(
 }
 
 // ---------------------------------------------------------------------------
+// The reload storm
+
+/// One wave of case 6: `SCRIPT FLUSH`, then `callers` concurrent calls on
+/// clones of `con`. Returns the time from the flush's reply until every
+/// caller has answered, and the `SCRIPT LOAD`s the server counted.
+fn storm_wave(
+    rt: &tokio::runtime::Runtime,
+    admin: &mut redis::Connection,
+    con: &MultiplexedConnection,
+    callers: usize,
+    client: Client,
+) -> (Duration, u64) {
+    let before = cmdstat(&info_commandstats(admin), "script|load").0;
+    script_flush(admin);
+    let took = rt.block_on(async {
+        let t0 = Instant::now();
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let mut con = con.clone();
+                tokio::spawn(async move { call_async(&mut con, Lua::Incr, client).await })
+            })
+            .collect();
+        for task in tasks {
+            std::hint::black_box(task.await.expect("storm caller panicked"));
+        }
+        t0.elapsed()
+    });
+    let after = cmdstat(&info_commandstats(admin), "script|load").0;
+    (took, after - before)
+}
+
+// ---------------------------------------------------------------------------
 // Report
 
 /// A target line for the summary: what, the measured value, met or not.
@@ -1454,6 +1496,65 @@ fn main() {
                 );
             }
         }
+    }
+
+    // ---- 6. reload storm
+    if cfg.runs(6) {
+        let (n, waves) = (cfg.storm, cfg.storm_waves);
+        let _ = writeln!(
+            md,
+            "\n### 6. Reload storm: `SCRIPT FLUSH`, then {n} concurrent `invoke_async` callers on \
+             one `MultiplexedConnection` (incr; {waves} waves per client, interleaved; median)\n\n\
+             | client | recovery: all {n} answered (ms) | `script\\|load` per wave | per 1,000 callers | vs redis::Script (time) |\n\
+             |---|---:|---:|---:|---:|"
+        );
+        let clients = [Client::Redlua, Client::RedisScript];
+        let mut times = [Vec::new(), Vec::new()];
+        let mut loads = [Vec::new(), Vec::new()];
+        eprint!("  case 6: {waves} waves of {n} callers per client   \r");
+        for wave in 0..waves {
+            for j in 0..clients.len() {
+                let i = (wave + j) % clients.len();
+                let (took, l) = storm_wave(&rt, &mut con, &mcon, n, clients[i]);
+                times[i].push(took.as_secs_f64() * 1e3);
+                loads[i].push(l as f64);
+            }
+        }
+        eprintln!("  case 6: done{:20}", "");
+        let ms: Vec<f64> = times.iter().map(|t| median(t.clone())).collect();
+        let per: Vec<f64> = loads.iter().map(|l| median(l.clone())).collect();
+        for (i, client) in clients.iter().enumerate() {
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} | {:.0} (all: {}) | {:.1} | {} |",
+                client.name_async(),
+                ms[i],
+                per[i],
+                loads[i]
+                    .iter()
+                    .map(|l| format!("{l:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                per[i] * 1000.0 / n as f64,
+                ratio(ms[i], ms[1])
+            );
+        }
+        let worst = loads[0].iter().cloned().fold(0.0, f64::max);
+        target(
+            &mut targets,
+            format!("6. reload storm of {n}: redlua <= 3 SCRIPT LOADs per wave"),
+            format!(
+                "{worst:.0} at most (median {:.0}) vs {:.0} for redis::Script",
+                per[0], per[1]
+            ),
+            worst <= 3.0,
+        );
+        target(
+            &mut targets,
+            format!("6. reload storm of {n}: redlua recovers no slower than redis::Script"),
+            format!("{:.1} vs {:.1} ms: {}", ms[0], ms[1], ratio(ms[0], ms[1])),
+            ms[0] <= ms[1] / NOISE,
+        );
     }
 
     let _ = writeln!(

@@ -262,6 +262,8 @@ pub fn fallback(item: &syn::ForeignItemFn, extra: TokenStream, body: TokenStream
     let name = ident.unraw().to_string();
     let script_static = script_static(ident);
     let script_doc = script_doc(&name);
+    // A static of its own, not `&Script::__new(..)`: a `Script` holds its
+    // reload state (interior mutability), which a borrowed temporary may not.
     quote! {
         // Emitted too, empty, so code naming the script still type-checks.
         #[doc = #script_doc]

@@ -9,6 +9,7 @@ use redis::{Cmd, Value};
 use crate::decode::{Decoded, Fail};
 use crate::error::classify::{self, Retry};
 use crate::error::Error;
+use crate::reload::Miss;
 use crate::Script;
 
 /// A script call with its arguments encoded, ready to run.
@@ -134,6 +135,10 @@ impl<T> Call<T> {
     /// ran) is asked again with a bounded backoff, for up to
     /// [`loading_timeout`] in all (5 s unless [`set_loading_timeout`] says
     /// otherwise). [`Error::outcome`] tells whether a failed call ran.
+    ///
+    /// Unlike [`Call::invoke_async`], a miss here is not shared with other
+    /// callers: a sync connection serves one caller at a time, so each
+    /// connection's first call after a miss loads the script.
     pub fn invoke<C>(&self, con: &mut C) -> Result<T, Error>
     where
         C: redis::ConnectionLike + ?Sized,
@@ -177,22 +182,65 @@ impl<T> Call<T> {
     /// Runs the script on an async connection (`MultiplexedConnection`,
     /// `ConnectionManager`, ...), with the same NOSCRIPT and `LOADING`
     /// handling as [`Call::invoke`].
+    ///
+    /// After a cache miss the reload is shared: of many concurrent callers
+    /// of one script that get `NOSCRIPT`, the first sends `SCRIPT LOAD` and
+    /// its call together, the others wait for that load's reply and then
+    /// send their call alone, so a connection sends about one `SCRIPT LOAD`
+    /// per script and miss, not one per caller. If that load fails (refused,
+    /// connection dropped or timed out, the caller's future dropped), or a
+    /// waiter's call still finds no script (its connection goes to another
+    /// server), the waiter loads for itself; no caller waits twice, and
+    /// every caller's script runs once. (The sync [`Call::invoke`] needs no
+    /// such sharing: a sync connection serves one caller at a time.)
     pub async fn invoke_async<C>(&self, con: &mut C) -> Result<T, Error>
     where
         C: redis::aio::ConnectionLike + ?Sized,
     {
         self.check_encoded()?;
         let mut wait = LoadingWait::new();
-        loop {
+        let generation = loop {
+            let generation = self.script.reload().generation();
             let reply = con.req_packed_command(&self.cmd).await;
             match classify::retry(&reply) {
-                Some(Retry::NoScript) => break,
+                Some(Retry::NoScript) => break generation,
                 Some(Retry::Loading) if wait.next_pause_async().await => continue,
                 _ => return self.finish(reply),
             }
+        };
+        self.reload_async(con, generation).await
+    }
+
+    /// The miss path of [`Call::invoke_async`]; see [`crate::reload`].
+    async fn reload_async<C>(&self, con: &mut C, generation: u64) -> Result<T, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
+        let again = match self.script.reload().miss(generation) {
+            Miss::Lead(leader) => {
+                let replies = con
+                    .req_packed_commands(&self.load_and_call_pipe(), 0, 2)
+                    .await;
+                // The SCRIPT LOAD's own reply decides, not the call's: a
+                // script that ran and failed is still loaded.
+                let load = replies.as_ref().ok().and_then(|r| r.first());
+                if load.is_some_and(|v| !matches!(v, Value::ServerError(_))) {
+                    leader.loaded();
+                }
+                return self.finish_loaded(replies);
+            }
+            Miss::Wait(waiter) => waiter.loaded().await,
+            Miss::Retry => true,
+        };
+        if again {
+            let reply = con.req_packed_command(&self.cmd).await;
+            if !matches!(classify::retry(&reply), Some(Retry::NoScript)) {
+                return self.finish(reply);
+            }
         }
-        let pipe = self.load_and_call_pipe();
-        let replies = con.req_packed_commands(&pipe, 0, 2).await;
+        let replies = con
+            .req_packed_commands(&self.load_and_call_pipe(), 0, 2)
+            .await;
         self.finish_loaded(replies)
     }
 

@@ -66,6 +66,7 @@ mod decode;
 mod encode;
 mod error;
 mod load;
+mod reload;
 mod script;
 #[cfg(feature = "testing")]
 pub mod testing;

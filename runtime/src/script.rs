@@ -32,6 +32,8 @@ pub struct Script {
     files: &'static [&'static str],
     lines: &'static [LineOrigin],
     includes: &'static [LineOrigin],
+    /// Coalesces the async callers' reload after a cache miss.
+    reload: crate::reload::Reload,
 }
 
 // Not derived: the source and the line map would flood every error's
@@ -70,7 +72,12 @@ impl Script {
             files,
             lines,
             includes,
+            reload: crate::reload::Reload::new(),
         }
+    }
+
+    pub(crate) fn reload(&self) -> &crate::reload::Reload {
+        &self.reload
     }
 
     /// The name of the Rust function the script was declared with.
