@@ -9,6 +9,7 @@ use redis::{Cmd, Value};
 use crate::decode::{Decoded, Fail};
 use crate::error::classify::{self, Retry};
 use crate::error::Error;
+#[cfg(feature = "aio")]
 use crate::reload::Miss;
 use crate::Script;
 
@@ -179,6 +180,7 @@ impl<T> Call<T> {
         })
     }
 
+    #[cfg(feature = "aio")]
     /// Runs the script on an async connection (`MultiplexedConnection`,
     /// `ConnectionManager`, ...), with the same NOSCRIPT and `LOADING`
     /// handling as [`Call::invoke`].
@@ -211,6 +213,7 @@ impl<T> Call<T> {
         self.reload_async(con, generation).await
     }
 
+    #[cfg(feature = "aio")]
     /// The miss path of [`Call::invoke_async`]; see [`crate::reload`].
     async fn reload_async<C>(&self, con: &mut C, generation: u64) -> Result<T, Error>
     where
@@ -395,6 +398,7 @@ impl LoadingWait {
 
     /// Sleeps for [`LoadingWait::next_pause`] on the Tokio timer; false
     /// when the time is spent or there is no Tokio runtime to sleep on.
+    #[cfg(feature = "tokio")]
     pub(crate) async fn next_pause_async(&mut self) -> bool {
         if tokio::runtime::Handle::try_current().is_err() {
             return false;
@@ -406,6 +410,13 @@ impl LoadingWait {
             }
             None => false,
         }
+    }
+
+    /// Without the `tokio` feature there is no timer to wait on: an async
+    /// call returns the `LOADING` error at once.
+    #[cfg(all(feature = "aio", not(feature = "tokio")))]
+    pub(crate) async fn next_pause_async(&mut self) -> bool {
+        false
     }
 }
 

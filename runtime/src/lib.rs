@@ -66,6 +66,8 @@ mod decode;
 mod encode;
 mod error;
 mod load;
+// Only the async path shares reloads (a sync connection serves one caller).
+#[cfg_attr(not(feature = "aio"), allow(dead_code))]
 mod reload;
 mod script;
 #[cfg(feature = "testing")]
@@ -78,7 +80,9 @@ pub use batch::{
 pub use call::{loading_timeout, set_loading_timeout, Call, DEFAULT_LOADING_TIMEOUT};
 pub use error::EncodeError;
 pub use error::{DecodeError, Error, Outcome, ReplyError, ScriptError};
-pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
+pub use load::{load, load_all, scripts};
+#[cfg(feature = "aio")]
+pub use load::{load_all_async, load_async, load_cluster_async};
 pub use script::Script;
 
 /// The traits a parameter's Rust type must implement, one per header type.

@@ -137,6 +137,7 @@ fn load_reply(script: &'static Script, reply: redis::RedisResult<Value>) -> Resu
     }
 }
 
+#[cfg(feature = "aio")]
 /// [`load`] on an async connection (`MultiplexedConnection`,
 /// `ConnectionManager`, ...).
 ///
@@ -191,6 +192,7 @@ where
     load(con, &all)
 }
 
+#[cfg(feature = "aio")]
 /// [`load`] for the async cluster connection
 /// (`redis::cluster_async::ClusterConnection`): one `SCRIPT LOAD` per
 /// distinct script, which the cluster client sends to every primary. Checks
@@ -227,6 +229,7 @@ where
     check_loads(&distinct, Ok(replies))
 }
 
+#[cfg(feature = "aio")]
 /// [`load_all`] on an async connection.
 ///
 /// ```no_run

@@ -33,6 +33,7 @@ pub struct Script {
     lines: &'static [LineOrigin],
     includes: &'static [LineOrigin],
     /// Coalesces the async callers' reload after a cache miss.
+    #[cfg_attr(not(feature = "aio"), allow(dead_code))]
     reload: crate::reload::Reload,
 }
 
@@ -76,6 +77,7 @@ impl Script {
         }
     }
 
+    #[cfg_attr(not(feature = "aio"), allow(dead_code))]
     pub(crate) fn reload(&self) -> &crate::reload::Reload {
         &self.reload
     }

@@ -754,6 +754,7 @@ impl RedisServer {
     }
 
     /// A new multiplexed async connection (needs a Tokio runtime).
+    #[cfg(feature = "aio")]
     ///
     /// # Panics
     ///
@@ -1307,6 +1308,7 @@ impl<C: redis::ConnectionLike + ?Sized> redis::ConnectionLike for RoundTrips<'_,
     }
 }
 
+#[cfg(feature = "aio")]
 impl<C: redis::aio::ConnectionLike + ?Sized> redis::aio::ConnectionLike for RoundTrips<'_, C> {
     fn req_packed_command<'a>(
         &'a mut self,

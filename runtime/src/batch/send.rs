@@ -2,7 +2,9 @@
 //! `SCRIPT LOAD`s, the entries) and sends it in one round trip on a sync or
 //! async connection.
 
-use redis::{ErrorKind, ServerErrorKind, Value};
+use redis::Value;
+#[cfg(feature = "aio")]
+use redis::{ErrorKind, ServerErrorKind};
 
 use super::pipeline::{Item, Pipeline};
 use super::results::Results;
@@ -79,6 +81,7 @@ impl Pipeline {
         }
     }
 
+    #[cfg(feature = "aio")]
     /// Runs the batch on an async connection (`MultiplexedConnection`,
     /// `ConnectionManager`, the async cluster connection, ...), in one round
     /// trip; same results and errors as [`Pipeline::query`]. On Redis
@@ -190,6 +193,7 @@ impl Pipeline {
 
     /// The batch as a plain `redis::Pipeline` (MULTI/EXEC written out, so
     /// every reply, QUEUED ones included, comes back).
+    #[cfg(feature = "aio")]
     fn wire(&self) -> redis::Pipeline {
         let mut wire = redis::Pipeline::with_capacity(self.wire_len());
         if self.atomic {
@@ -220,6 +224,7 @@ const SYNC_CLUSTER: &str = "this connection does not take batches (a sync \
     reply, which would run entries twice); run the batch on the async cluster connection \
     (keys in one hash slot), or send the calls one by one with invoke";
 
+#[cfg(feature = "aio")]
 const CROSS_SLOT: &str = "on Redis Cluster the keys of one batch must hash to one slot: \
     give them a common {hash tag}, or split the batch";
 
