@@ -11,6 +11,7 @@ use crate::error::classify::{self, Retry};
 use crate::error::Error;
 #[cfg(feature = "aio")]
 use crate::reload::Miss;
+use crate::trace;
 use crate::Script;
 
 /// A script call with its arguments encoded, ready to run.
@@ -85,6 +86,17 @@ impl<T> Call<T> {
         self.script
     }
 
+    /// The command the call sends (`EVALSHA`, or `EVALSHA_RO` for a
+    /// `no-writes` script), for spans.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    fn command(&self) -> &'static str {
+        if self.script.is_read_only() {
+            "EVALSHA_RO"
+        } else {
+            "EVALSHA"
+        }
+    }
+
     /// The call's `EVALSHA` (or `EVALSHA_RO`) command, to add to a plain
     /// `redis::Pipeline` next to other commands; [`Call::decode`] reads its
     /// reply by the script's `%return`.
@@ -144,6 +156,17 @@ impl<T> Call<T> {
     where
         C: redis::ConnectionLike + ?Sized,
     {
+        trace::sync(
+            || trace::call(self.script, self.command()),
+            || self.run(con),
+        )
+    }
+
+    /// [`Call::invoke`] without its span.
+    fn run<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
         self.check_encoded()?;
         let mut wait = LoadingWait::new();
         loop {
@@ -199,6 +222,22 @@ impl<T> Call<T> {
     where
         C: redis::aio::ConnectionLike + ?Sized,
     {
+        #[cfg(feature = "tracing")]
+        return trace::future(
+            || trace::call(self.script, self.command()),
+            self.run_async(con),
+        )
+        .await;
+        #[cfg(not(feature = "tracing"))]
+        self.run_async(con).await
+    }
+
+    /// [`Call::invoke_async`] without its span.
+    #[cfg(feature = "aio")]
+    async fn run_async<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
         self.check_encoded()?;
         let mut wait = LoadingWait::new();
         let generation = loop {
@@ -219,6 +258,7 @@ impl<T> Call<T> {
     where
         C: redis::aio::ConnectionLike + ?Sized,
     {
+        trace::reload(self.script);
         let again = match self.script.reload().miss(generation) {
             Miss::Lead(leader) => {
                 let replies = con
@@ -259,6 +299,7 @@ impl<T> Call<T> {
     where
         C: redis::ConnectionLike + ?Sized,
     {
+        trace::reload(self.script);
         let packed = self.load_and_call_pipe().get_packed_pipeline();
         let replies = con.req_packed_commands(&packed, 0, 2);
         self.finish_loaded(replies)

@@ -41,7 +41,8 @@
 //! [the header language and its types](#the-header-language) (below),
 //! [compile-time checks](guide::checks),
 //! [pipelines and preloading](guide::batches),
-//! [testing your scripts](guide::testing).
+//! [testing your scripts](guide::testing),
+//! [tracing](guide::tracing).
 //!
 #![doc = include_str!("../docs/header.md")]
 
@@ -72,6 +73,7 @@ mod reload;
 mod script;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trace;
 
 pub use batch::{
     pipe, BatchError, BatchFailure, CmdHandle, Entry, EntryReport, EntryStatus, Handle, Pipeline,
@@ -127,6 +129,8 @@ pub mod guide {
     pub mod batches {}
     #[doc = include_str!("../docs/testing.md")]
     pub mod testing {}
+    #[doc = include_str!("../docs/tracing.md")]
+    pub mod tracing {}
 }
 
 /// The `redis` crate redlua is built on, so a program names one version of

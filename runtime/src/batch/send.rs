@@ -12,6 +12,7 @@ use crate::call::LoadingWait;
 use crate::error::classify;
 use crate::error::Error;
 use crate::load::write_load;
+use crate::trace;
 
 const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
 const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
@@ -60,6 +61,14 @@ impl Pipeline {
     where
         C: redis::ConnectionLike + ?Sized,
     {
+        trace::sync(|| self.span(), || self.run(con))
+    }
+
+    /// [`Pipeline::query`] without its span.
+    fn run<C>(&self, con: &mut C) -> Result<Results, Error>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
         self.check_encoded()?;
         if self.items.is_empty() {
             return Ok(self.empty_results());
@@ -104,6 +113,18 @@ impl Pipeline {
     /// # Ok(()) }
     /// ```
     pub async fn query_async<C>(&self, con: &mut C) -> Result<Results, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
+        #[cfg(feature = "tracing")]
+        return trace::future(|| self.span(), self.run_async(con)).await;
+        #[cfg(not(feature = "tracing"))]
+        self.run_async(con).await
+    }
+
+    /// [`Pipeline::query_async`] without its span.
+    #[cfg(feature = "aio")]
+    async fn run_async<C>(&self, con: &mut C) -> Result<Results, Error>
     where
         C: redis::aio::ConnectionLike + ?Sized,
     {
@@ -209,6 +230,16 @@ impl Pipeline {
             wire.add_command(redis::cmd("EXEC"));
         }
         wire
+    }
+
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    fn span(&self) -> trace::Span {
+        let loads = if self.assume_loaded {
+            0
+        } else {
+            self.scripts.len()
+        };
+        trace::batch(self.items.len(), &self.scripts, loads, self.atomic)
     }
 
     fn empty_results(&self) -> Results {
