@@ -40,6 +40,7 @@
 //! The guide, chapter by chapter (the same text as the README):
 //! [the header language and its types](#the-header-language) (below),
 //! [compile-time checks](guide::checks),
+//! [errors at run time](guide::errors),
 //! [pipelines and preloading](guide::batches),
 //! [testing your scripts](guide::testing),
 //! [tracing](guide::tracing).
@@ -125,6 +126,8 @@ pub mod reply {
 pub mod guide {
     #[doc = include_str!("../docs/checks.md")]
     pub mod checks {}
+    #[doc = include_str!("../docs/errors.md")]
+    pub mod errors {}
     #[doc = include_str!("../docs/batches.md")]
     pub mod batches {}
     #[doc = include_str!("../docs/testing.md")]
