@@ -9,6 +9,8 @@
 //! ```
 
 use redlua::redis_script;
+
+mod common;
 use redlua::testing::command_calls;
 
 /// Posts a status message; `None` when the user has no login.
@@ -21,15 +23,7 @@ pub fn create_status(user: &str, ids: &str, fields: &[&str]) -> Option<i64>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the throwaway server alive until the end of main.
-    let (_server, url) = match std::env::var("REDIS_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let server = redlua::testing::RedisServer::start()?;
-            let url = server.url();
-            println!("REDIS_URL is not set: started a throwaway redis-server at {url}");
-            (Some(server), url)
-        }
-    };
+    let (_server, url) = common::server()?;
     let mut con = redis::Client::open(url.as_str())?.get_connection()?;
     let script = CREATE_STATUS;
     println!(

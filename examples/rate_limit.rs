@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 use redlua::redis_script;
 
+mod common;
+
 /// Takes one request from `bucket`: `Some(remaining)` if allowed, `None` if
 /// the window's `limit` is spent.
 #[redis_script("rate_limit.lua")]
@@ -26,15 +28,8 @@ const LIMIT: i64 = 100;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, url) = match std::env::var("REDIS_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let server = redlua::testing::RedisServer::start()?;
-            let url = server.url();
-            println!("REDIS_URL is not set: started a throwaway redis-server at {url}");
-            (Some(server), url)
-        }
-    };
+    // Keep the throwaway server alive until the end of main.
+    let (_server, url) = common::server()?;
     let client = redis::Client::open(url.as_str())?;
     // One multiplexed connection shared by every task (clones share it).
     let con = client.get_multiplexed_async_connection().await?;

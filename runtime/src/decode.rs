@@ -239,6 +239,9 @@ fn parse_lua_number(s: &str) -> Option<f64> {
     }
 }
 
+// The three traits below are written out, not made by a macro: a macro's
+// impl would show in the compiler's error for a wrong return type.
+
 /// Return types accepted for `%return str`: `String` (or an alias of it).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot hold a `%return str` reply",

@@ -190,9 +190,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_first_miss_leads_later_ones_wait_and_a_finished_load_means_retry() {
-        let reload = Reload::new();
+    /// A miss that leads and one that waits for it.
+    fn lead_and_wait(reload: &Reload) -> (u64, Leader<'_>, Waiter) {
         let g = reload.generation();
         let Miss::Lead(leader) = reload.miss(g) else {
             panic!("the first miss leads")
@@ -200,6 +199,13 @@ mod tests {
         let Miss::Wait(waiter) = reload.miss(g) else {
             panic!("a miss during the load waits")
         };
+        (g, leader, waiter)
+    }
+
+    #[test]
+    fn the_first_miss_leads_later_ones_wait_and_a_finished_load_means_retry() {
+        let reload = Reload::new();
+        let (g, leader, waiter) = lead_and_wait(&reload);
         let released = std::thread::scope(|s| {
             let t = s.spawn(|| block_on(waiter.loaded()));
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -216,13 +222,7 @@ mod tests {
     #[test]
     fn a_dropped_leader_releases_its_waiters_to_load_themselves() {
         let reload = Reload::new();
-        let g = reload.generation();
-        let Miss::Lead(leader) = reload.miss(g) else {
-            panic!("the first miss leads")
-        };
-        let Miss::Wait(waiter) = reload.miss(g) else {
-            panic!("a miss during the load waits")
-        };
+        let (g, leader, waiter) = lead_and_wait(&reload);
         drop(leader);
         assert!(!block_on(waiter.loaded()));
         // The slot is free again and nothing counts as loaded.
