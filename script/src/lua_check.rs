@@ -3384,7 +3384,7 @@ local r{n} = step{n}(user, #items)
 
 /// Inputs that once took time quadratic in their size: each must check in
 /// well under a second (measured on the unoptimised test build too).
-/// `tools/compile_cost/large.sh` times the same inputs through a real
+/// `tools/compile_cost/large.py` times the same inputs through a real
 /// `cargo check`.
 #[cfg(test)]
 mod scaling {
