@@ -196,4 +196,6 @@ pub mod __private {
     }
     pub use crate::load::private::*;
     pub use crate::script::{LineOrigin, Script};
+    // For the fuzz targets in fuzz/ only.
+    pub use crate::error::fuzz;
 }

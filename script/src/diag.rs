@@ -169,10 +169,13 @@ pub(crate) fn span_in_line(line_start: usize, line_text: &str, col: usize, len: 
 /// The closest of `candidates` to `name`, if it is close enough to be a
 /// plausible typo (edit distance at most a third of the name, and at least 1).
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let len = name.chars().count();
+    let limit = (len / 3).max(1);
     candidates
         .into_iter()
-        .filter(|c| *c != name)
+        // The distance is at least the difference in length: most
+        // candidates need no table.
+        .filter(|c| *c != name && c.chars().count().abs_diff(len) <= limit)
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)

@@ -21,7 +21,7 @@
 //! and checked against a running redis-server 7.0.15 with
 //! `EVAL "for k in pairs(_G) ..." 0` and `EVAL "return type(<name>)" 0`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use full_moon::ast::{
     Ast, BinOp, Block, Call, Expression, Field, FunctionArgs, FunctionBody, FunctionCall,
@@ -32,6 +32,7 @@ use full_moon::node::Node;
 use full_moon::tokenizer::{
     Lexer, LexerResult, Position, Symbol, Token, TokenReference, TokenType, TokenizerErrorType,
 };
+use full_moon::visitors::{Visit, Visitor};
 use full_moon::LuaVersion;
 
 use crate::diag::closest;
@@ -151,6 +152,13 @@ pub const SERVER_CODES: &[&str] = &[
     "ASK",
     "BUSY",
 ];
+
+/// Undefined names per script that get a did-you-mean (the build shows at
+/// most 50 errors), and the innermost locals each is compared with: each
+/// comparison is an edit distance, so an unbounded search was quadratic in
+/// the number of locals (36 s for 5,000 misspelt locals).
+const MAX_SUGGESTIONS: usize = 64;
+const SUGGEST_LOCALS: usize = 1_000;
 
 /// Stack of the checker's thread.
 const STACK_BYTES: usize = 256 << 20;
@@ -340,8 +348,8 @@ fn check_inner(
         issues.push(dropped);
     } else {
         let opts = Options {
-            params,
-            key_params,
+            params: params.iter().copied().collect(),
+            key_params: key_params.iter().copied().collect(),
             no_writes: flags.iter().any(|f| f == "no-writes"),
             no_cluster: flags.iter().any(|f| f == "no-cluster"),
             declared,
@@ -748,10 +756,17 @@ fn block_structure(text: &str) -> Option<LuaIssue> {
     // An opener closed by an `end` indented less than the opener's line: the
     // likely culprit when a later block turns out unclosed.
     let mut suspicious: Option<(Opener, Position)> = None;
+    // Once for the whole text: splitting up to each keyword's line was
+    // quadratic in the number of lines.
+    let indents: Vec<usize> = text
+        .split('\n')
+        .map(|l| l.chars().take_while(|c| *c == ' ' || *c == '\t').count())
+        .collect();
     let indent_of = |line: usize| -> usize {
-        text.split('\n').nth(line.saturating_sub(1)).map_or(0, |l| {
-            l.chars().take_while(|c| *c == ' ' || *c == '\t').count()
-        })
+        line.checked_sub(1)
+            .and_then(|i| indents.get(i))
+            .copied()
+            .unwrap_or(0)
     };
     let at = |pos: Position, len: usize, message: String, label: &str, help: Option<&str>| {
         with(
@@ -856,8 +871,10 @@ fn block_structure(text: &str) -> Option<LuaIssue> {
 // ---------------------------------------------------------------------------
 
 struct Options<'p> {
-    params: &'p [&'p str],
-    key_params: &'p [&'p str],
+    /// Sets: every top-level local is looked up (5,000 `%key`s made a
+    /// scan of the list quadratic).
+    params: HashSet<&'p str>,
+    key_params: HashSet<&'p str>,
     no_writes: bool,
     no_cluster: bool,
     declared: Declared<'p>,
@@ -1012,6 +1029,11 @@ struct Walker<'a, 'o> {
     prev: Vec<Val>,
     /// In-scope locals, innermost last.
     scope: Vec<(&'a str, usize)>,
+    /// The bindings of each name in `scope`, innermost last: a lookup is
+    /// one hash probe instead of a scan of every local in scope.
+    by_name: HashMap<&'a str, Vec<usize>>,
+    /// Did-you-mean searches left (see `suggest`).
+    suggestions_left: usize,
     frames: Vec<usize>,
     /// Whether each enclosing function takes `...`.
     varargs: Vec<bool>,
@@ -1070,16 +1092,42 @@ fn call_result(path: Option<(&str, Option<&str>)>, args: &[(Val, Option<&Express
 
 /// A node's first and last positions, from its tokens: full_moon's own
 /// `Node::range` misses closing brackets (`t[1]` ends before the `]`).
-fn node_range(node: &impl Node) -> Option<(Position, Position)> {
-    let mut range: Option<(Position, Position)> = None;
-    for token in node.tokens() {
-        let (s, e) = (token.token().start_position(), token.token().end_position());
-        range = Some(match range {
-            None => (s, e),
-            Some((rs, re)) => (rs.min(s), re.max(e)),
-        });
+///
+/// Through full_moon's visitor, which reaches each token once: its
+/// `Node::tokens` nests one iterator per sub-node, so each step of a long
+/// expression (`1 + 1 + ...`, a left-leaning tree) passed through all of
+/// them, quadratic in its length (46 s for 200 KB).
+fn node_range(node: &impl Visit) -> Option<(Position, Position)> {
+    #[derive(Default)]
+    struct Range(Option<(Position, Position)>);
+    impl Range {
+        fn add(&mut self, token: &Token) {
+            let (s, e) = (token.start_position(), token.end_position());
+            self.0 = Some(match self.0 {
+                None => (s, e),
+                Some((rs, re)) => (rs.min(s), re.max(e)),
+            });
+        }
     }
-    range
+    // Trivia (whitespace, comments) has visitor calls of its own, which
+    // are left out: only what the code itself writes counts.
+    impl Visitor for Range {
+        fn visit_identifier(&mut self, token: &Token) {
+            self.add(token);
+        }
+        fn visit_number(&mut self, token: &Token) {
+            self.add(token);
+        }
+        fn visit_string_literal(&mut self, token: &Token) {
+            self.add(token);
+        }
+        fn visit_symbol(&mut self, token: &Token) {
+            self.add(token);
+        }
+    }
+    let mut range = Range::default();
+    node.visit(&mut range);
+    range.0
 }
 
 fn name_of(token: &TokenReference) -> &str {
@@ -1115,6 +1163,8 @@ impl<'a, 'o> Walker<'a, 'o> {
             vals: Vec::new(),
             prev,
             scope: Vec::new(),
+            by_name: HashMap::new(),
+            suggestions_left: MAX_SUGGESTIONS,
             frames: Vec::new(),
             varargs: vec![true],
             probing: false,
@@ -1149,7 +1199,7 @@ impl<'a, 'o> Walker<'a, 'o> {
     fn at_node(
         &mut self,
         severity: Severity,
-        node: &impl Node,
+        node: &impl Visit,
         message: String,
     ) -> Option<&mut LuaIssue> {
         let (start, end) = node_range(node)?;
@@ -1172,7 +1222,16 @@ impl<'a, 'o> Walker<'a, 'o> {
 
     fn pop_frame(&mut self) {
         let start = self.frames.pop().unwrap_or(0);
-        self.scope.truncate(start);
+        for (name, _) in self.scope.drain(start.min(self.scope.len())..) {
+            if let Some(ids) = self.by_name.get_mut(name) {
+                ids.pop();
+            }
+        }
+    }
+
+    fn bind(&mut self, name: &'a str, id: usize) {
+        self.scope.push((name, id));
+        self.by_name.entry(name).or_default().push(id);
     }
 
     fn declare(&mut self, token: &'a TokenReference, init: Val) -> usize {
@@ -1189,13 +1248,13 @@ impl<'a, 'o> Walker<'a, 'o> {
         });
         let prev = self.prev.get(id).copied().unwrap_or_default();
         self.vals.push(prev.join(init));
-        self.scope.push((name, id));
+        self.bind(name, id);
         id
     }
 
     fn resolve(&self, name: &str) -> Resolved {
-        if let Some((_, id)) = self.scope.iter().rev().find(|(n, _)| *n == name) {
-            return Resolved::Local(*id);
+        if let Some(&id) = self.by_name.get(name).and_then(|ids| ids.last()) {
+            return Resolved::Local(id);
         }
         // Lua 5.1 (LUA_COMPAT_VARARG, on in Redis) gives a vararg function
         // an implicit local `arg` holding its `...`; the main chunk has none.
@@ -1219,8 +1278,19 @@ impl<'a, 'o> Walker<'a, 'o> {
         }
     }
 
-    fn suggest(&self, name: &str) -> Option<&'a str> {
-        let locals = self.scope.iter().rev().map(|(n, _)| *n);
+    /// A name in scope close to `name`, for a did-you-mean. Bounded, since
+    /// each search compares against every candidate: the innermost
+    /// `SUGGEST_LOCALS` locals (and the sandbox globals), for the first
+    /// `MAX_SUGGESTIONS` undefined names of the script (more are not shown:
+    /// the build reports at most 50 errors).
+    fn suggest(&mut self, name: &str) -> Option<&'a str> {
+        self.suggestions_left = self.suggestions_left.checked_sub(1)?;
+        let locals = self
+            .scope
+            .iter()
+            .rev()
+            .take(SUGGEST_LOCALS)
+            .map(|(n, _)| *n);
         let globals = self.opts.targets.first().map_or(&[][..], |d| d.globals);
         closest(name, locals.chain(globals.iter().copied()))
     }
@@ -1325,10 +1395,8 @@ impl<'a, 'o> Walker<'a, 'o> {
                 } else {
                     "declare it with `local`"
                 };
-                let help = match self
-                    .suggest(name)
-                    .filter(|c| self.resolve(c) != Resolved::Global)
-                {
+                let suggestion = self.suggest(name);
+                let help = match suggestion.filter(|c| self.resolve(c) != Resolved::Global) {
                     Some(c) => format!("{declare} (or did you mean `{c}`?)"),
                     None => declare.to_string(),
                 };
@@ -1488,10 +1556,10 @@ impl<'a, 'o> Walker<'a, 'o> {
     /// binding (the line the assembler generated).
     fn mark_param(&mut self, id: usize) {
         let name = self.bindings[id].name;
-        if !self.opts.params.contains(&name) || !self.claimed_params.insert(name) {
+        if !self.opts.params.contains(name) || !self.claimed_params.insert(name) {
             return;
         }
-        let kind = if self.opts.key_params.contains(&name) {
+        let kind = if self.opts.key_params.contains(name) {
             self.grow(id, Val::OPAQUE);
             ParamKind::Key
         } else {
@@ -1737,7 +1805,7 @@ impl<'a, 'o> Walker<'a, 'o> {
         });
         let prev = self.prev.get(id).copied().unwrap_or_default();
         self.vals.push(prev.join(Val::OPAQUE));
-        self.scope.push(("self", id));
+        self.bind("self", id);
     }
 
     // --- expressions ---------------------------------------------------
@@ -3303,8 +3371,8 @@ local r{n} = step{n}(user, #items)
         let parsed = full_moon::parse_fallible(&src, LuaVersion::lua51());
         let lines_ = Lines::new(&src);
         let opts = Options {
-            params: &params,
-            key_params: &["user"],
+            params: params.iter().copied().collect(),
+            key_params: ["user"].into_iter().collect(),
             no_writes: false,
             no_cluster: false,
             declared: Declared::default(),
@@ -3337,6 +3405,139 @@ local r{n} = step{n}(user, #items)
         });
         println!(
             "lua_check: {lines}-line script: {whole:?} per check ({parse:?} parsing and dropping the AST, {walk:?} analysis, {depth:?} depth scan, {thread:?} thread; {inline:?} on the calling thread)"
+        );
+    }
+}
+
+/// Inputs that once took time quadratic in their size: each must check in
+/// well under a second (measured on the unoptimised test build too).
+/// `tools/compile_cost/large.py` times the same inputs through a real
+/// `cargo check`.
+#[cfg(test)]
+mod scaling {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    const LOCALS: usize = 5_000;
+
+    /// Checks `src` and fails if it takes a second or more.
+    fn timed(what: &str, src: &str, params: &[&str], keys: &[&str]) -> Vec<LuaIssue> {
+        let start = Instant::now();
+        let issues = check(src, params, keys, &[]);
+        let took = start.elapsed();
+        println!("{what}: {} KB, {took:?}", src.len() / 1024);
+        assert!(took < Duration::from_secs(1), "{what} took {took:?}");
+        issues
+    }
+
+    /// `LOCALS` locals, each line reading globals and the local before it:
+    /// every name lookup used to scan every local in scope.
+    pub(crate) fn many_locals() -> String {
+        let mut src = String::from("local v0 = 0\n");
+        for i in 1..LOCALS {
+            src.push_str(&format!(
+                "local v{i} = tonumber(v{}) + math.max(#KEYS, 1)\n",
+                i - 1
+            ));
+        }
+        src.push_str(&format!("return v{}\n", LOCALS - 1));
+        src
+    }
+
+    /// `LOCALS` locals and as many misspellings of them: each did-you-mean
+    /// used to compare against every local in scope.
+    pub(crate) fn many_misspellings() -> String {
+        let mut src = String::new();
+        for i in 0..LOCALS {
+            src.push_str(&format!("local value_{i} = {i}\n"));
+        }
+        // Innermost first, as the suggestions search.
+        for i in (0..LOCALS).rev() {
+            src.push_str(&format!("redis.call('SET', KEYS[1], valeu_{i})\n"));
+        }
+        src
+    }
+
+    /// A syntax error after `LOCALS` blocks on as many lines: the block
+    /// matcher used to split the text up to each keyword's line to find
+    /// its indentation.
+    pub(crate) fn blocks_then_syntax_error() -> String {
+        let mut src = String::new();
+        for i in 0..LOCALS {
+            src.push_str(&format!(
+                "if #KEYS > {i} then\n  redis.call('GET', KEYS[1])\nend\n"
+            ));
+        }
+        src.push_str("local x = = 1\n");
+        src
+    }
+
+    /// A 200 KB key expression on one line under a literal-key warning:
+    /// its underline used to walk the expression's tokens through one
+    /// nested iterator per operator.
+    pub(crate) fn long_literal_key() -> String {
+        let mut sum = String::from("1");
+        while sum.len() < 200 * 1024 {
+            sum.push_str(" + 1");
+        }
+        format!("return redis.call('GET', 'key:' .. ({sum}))\n")
+    }
+
+    #[test]
+    fn many_locals_are_linear() {
+        let issues = timed("5,000 locals", &many_locals(), &[], &[]);
+        assert!(issues.is_empty(), "{issues:#?}");
+    }
+
+    #[test]
+    fn many_declared_params_are_linear() {
+        let names: Vec<String> = (0..LOCALS).map(|i| format!("k{i}")).collect();
+        let params: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut src = String::new();
+        for (i, n) in names.iter().enumerate() {
+            src.push_str(&format!("local {n} = KEYS[{}]\n", i + 1));
+        }
+        for n in &names {
+            src.push_str(&format!("redis.call('GET', {n})\n"));
+        }
+        let issues = timed("5,000 %key parameters", &src, &params, &params);
+        assert!(issues.is_empty(), "{:#?}", &issues[..issues.len().min(3)]);
+    }
+
+    #[test]
+    fn did_you_mean_is_linear() {
+        let issues = timed("5,000 misspelt locals", &many_misspellings(), &[], &[]);
+        assert_eq!(issues.len(), LOCALS);
+        // The first ones still get their suggestion.
+        let last = LOCALS - 1;
+        assert_eq!(
+            issues[0].help.as_deref(),
+            Some(format!("did you mean `value_{last}`?").as_str())
+        );
+    }
+
+    #[test]
+    fn block_matching_is_linear() {
+        let issues = timed(
+            "5,000 blocks, then a syntax error",
+            &blocks_then_syntax_error(),
+            &[],
+            &[],
+        );
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        assert_eq!(issues[0].line, 3 * LOCALS + 1);
+    }
+
+    #[test]
+    fn a_long_literal_key_is_linear() {
+        let src = long_literal_key();
+        let issues = timed("a 200 KB literal key", &src, &[], &[]);
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        assert_eq!(issues[0].severity, Severity::Warning);
+        assert_eq!(issues[0].col, "return redis.call('GET', ".len() + 1);
+        assert_eq!(
+            issues[0].len,
+            src.trim_end().len() - "return redis.call('GET', ".len() - 1
         );
     }
 }

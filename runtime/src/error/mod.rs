@@ -22,6 +22,28 @@ pub(crate) mod classify;
 mod parse;
 mod render;
 
+/// Entry points for the fuzz targets in `fuzz/` (re-exported as
+/// `redlua::__private::fuzz`), which exist for fuzzing only: the error
+/// classification and the reply description are crate-private, and reaching
+/// them through a server round trip per input would be too slow to fuzz.
+#[doc(hidden)]
+pub mod fuzz {
+    use crate::script::Script;
+
+    /// What a call of `script` answered by the error reply `err` returns.
+    pub fn classify_server_error(
+        script: &'static Script,
+        err: &redis::ServerError,
+    ) -> super::Error {
+        super::classify::from_server_error(script, err)
+    }
+
+    /// The description of `v` a `DecodeError` carries.
+    pub fn describe(v: &redis::Value) -> String {
+        super::classify::describe(v)
+    }
+}
+
 /// Why running a script failed.
 ///
 /// `Display` is written for people (script, `.lua` location, the failing
