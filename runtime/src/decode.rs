@@ -51,8 +51,24 @@ fn mismatch<T>(expected: &'static str, got: Value) -> Decoded<T> {
 /// the flat `k1, v1, k2, v2` array, `Set` an array, `Double` and
 /// `BigNumber` their text. Only the top level is converted; arrays convert
 /// each element as they decode it. Any other value is returned as it is.
-#[inline]
+#[inline(always)]
 pub(crate) fn as_resp2(v: Value) -> Value {
+    match v {
+        // The RESP3-only types, off the hot path: a RESP2 reply passes
+        // through as it is, without a call.
+        Value::Boolean(_)
+        | Value::Double(_)
+        | Value::BigNumber(_)
+        | Value::VerbatimString { .. }
+        | Value::Map(_)
+        | Value::Set(_)
+        | Value::Attribute { .. } => resp3_as_resp2(v),
+        v => v,
+    }
+}
+
+#[cold]
+fn resp3_as_resp2(v: Value) -> Value {
     match v {
         Value::Boolean(b) => Value::Int(b.into()),
         Value::Double(f) => Value::BulkString(double_text(f).into_bytes()),
