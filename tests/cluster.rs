@@ -4,13 +4,16 @@
 //! cluster clients.
 
 use redlua::testing::{command_calls, RedisCluster, RedisServer};
-use redlua::{redis_script, BatchFailure, EntryStatus, Error};
+use redlua::{redis_script, BatchFailure, ClusterRefusal, EntryStatus, Error, Outcome};
 
 #[redis_script("pipeline/count.lua")]
 fn count(counter: &str) -> i64;
 
 #[redis_script("multiply.lua")]
 fn multiply(key: &str, multiplier: i64) -> i64;
+
+#[redis_script("push_and_sum.lua")]
+fn push_and_sum(list: &str, sum: &str, values: &[i64]) -> i64;
 
 fn start() -> (RedisCluster, redis::cluster::ClusterClient) {
     let cluster = RedisCluster::start(3).expect("start a 3-node redis cluster");
@@ -294,4 +297,88 @@ async fn async_miss_costs_one_load_and_one_retry_on_the_key_node() {
     assert_eq!(after[0] - before[0], 2 * misses, "EVALSHA per miss");
     assert_eq!(after[1] - before[1], misses, "SCRIPT LOAD per miss");
     assert_eq!(after[2] - before[2], 0, "slot-map queries");
+}
+
+/// How many times `command` ran on every node of the cluster, in all.
+fn cluster_calls(cluster: &RedisCluster, command: &str) -> u64 {
+    cluster
+        .all_nodes()
+        .map(|n| command_calls(&mut n.connection(), command))
+        .sum()
+}
+
+fn keyslot(cluster: &RedisCluster, key: &str) -> u16 {
+    redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query(&mut cluster.nodes()[0].connection())
+        .unwrap()
+}
+
+/// The refusal of a call whose two keys live on different nodes: it names
+/// each key with the server's own slot for it, suggests a hash tag, and
+/// says nothing was sent.
+fn assert_cross_slot_refusal(cluster: &RedisCluster, err: &Error, keys: [&str; 2]) {
+    assert_eq!(err.outcome(), Outcome::NotSent, "{err}");
+    assert_eq!(err.code(), Some("CROSSSLOT"));
+    let refusal = err.as_cluster_error().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(refusal.kind(), ClusterRefusal::CrossSlot);
+    assert_eq!(refusal.script_name(), "push_and_sum");
+    let text = err.to_string();
+    for (i, key) in keys.iter().enumerate() {
+        let slot = keyslot(cluster, key);
+        assert_eq!(refusal.keys()[i], (key.as_bytes().to_vec(), slot));
+        assert!(text.contains(&format!("`{key}` -> slot {slot}")), "{text}");
+    }
+    assert!(text.contains("lua/push_and_sum.lua"), "{text}");
+    assert!(text.contains(&format!("`{{{}}}`", keys[0])), "{text}");
+    assert!(text.contains("not sent"), "{text}");
+}
+
+#[test]
+fn sync_cross_slot_call_is_refused_before_sending_naming_each_key() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_connection().unwrap();
+    let before = cluster_calls(&cluster, "evalsha");
+    let err = push_and_sum(&keys[0], &keys[1], &[1])
+        .invoke(&mut con)
+        .unwrap_err();
+    assert_cross_slot_refusal(&cluster, &err, [&keys[0], &keys[1]]);
+    assert_eq!(
+        cluster_calls(&cluster, "evalsha"),
+        before,
+        "nothing was sent"
+    );
+    // One hash tag: one slot, the call runs.
+    let sum = push_and_sum("{order:1}items", "{order:1}total", &[2, 3]);
+    assert_eq!(sum.invoke(&mut con).unwrap(), 5);
+}
+
+#[tokio::test]
+async fn async_cross_slot_call_is_refused_before_sending_naming_each_key() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_async_connection().await.unwrap();
+    let before = cluster_calls(&cluster, "evalsha");
+    let err = push_and_sum(&keys[1], &keys[2], &[1])
+        .invoke_async(&mut con)
+        .await
+        .unwrap_err();
+    assert_cross_slot_refusal(&cluster, &err, [&keys[1], &keys[2]]);
+    assert_eq!(
+        cluster_calls(&cluster, "evalsha"),
+        before,
+        "nothing was sent"
+    );
+    let sum = push_and_sum("{order:2}items", "{order:2}total", &[4]);
+    assert_eq!(sum.invoke_async(&mut con).await.unwrap(), 4);
+}
+
+#[test]
+fn a_single_server_still_takes_keys_of_different_slots() {
+    let server = RedisServer::start().unwrap();
+    let mut con = server.connection();
+    // "a" and "b" hash to slots 15495 and 3300.
+    assert_eq!(push_and_sum("a", "b", &[7]).invoke(&mut con).unwrap(), 7);
 }

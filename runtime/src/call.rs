@@ -84,6 +84,7 @@ impl<T> Call<T> {
         C: redis::ConnectionLike + ?Sized,
     {
         self.check_encoded()?;
+        crate::cluster::check_call::<C>(self.script, &self.cmd)?;
         let mut wait = LoadingWait::new();
         loop {
             let reply = self.send(con);
@@ -127,6 +128,7 @@ impl<T> Call<T> {
         C: redis::aio::ConnectionLike + ?Sized,
     {
         self.check_encoded()?;
+        crate::cluster::check_call::<C>(self.script, &self.cmd)?;
         let mut wait = LoadingWait::new();
         loop {
             let reply = con.req_packed_command(&self.cmd).await;

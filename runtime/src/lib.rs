@@ -54,6 +54,7 @@
 
 mod batch;
 mod call;
+mod cluster;
 mod decode;
 mod encode;
 mod error;
@@ -68,7 +69,9 @@ pub use batch::{
 };
 pub use call::{loading_timeout, set_loading_timeout, Call, DEFAULT_LOADING_TIMEOUT};
 pub use error::EncodeError;
-pub use error::{DecodeError, Error, Outcome, ReplyError, ScriptError};
+pub use error::{
+    ClusterError, ClusterRefusal, DecodeError, Error, Outcome, ReplyError, ScriptError,
+};
 pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
 pub use script::Script;
 
