@@ -382,3 +382,94 @@ fn a_single_server_still_takes_keys_of_different_slots() {
     // "a" and "b" hash to slots 15495 and 3300.
     assert_eq!(push_and_sum("a", "b", &[7]).invoke(&mut con).unwrap(), 7);
 }
+
+/// Puts the slot of `key` (on node `from`) into migration to node `to`
+/// and moves the key: `from` then answers `ASK` for it, `to` serves it
+/// after `ASKING`. Returns the slot.
+fn migrate_key(cluster: &RedisCluster, key: &str, from: usize, to: usize) -> u16 {
+    let slot = keyslot(cluster, key);
+    let (src, dst) = (&cluster.nodes()[from], &cluster.nodes()[to]);
+    let (src_id, dst_id) = (
+        RedisCluster::node_id(src).unwrap(),
+        RedisCluster::node_id(dst).unwrap(),
+    );
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(&src_id)
+        .exec(&mut dst.connection())
+        .unwrap();
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(&dst_id)
+        .exec(&mut src.connection())
+        .unwrap();
+    redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(dst.port())
+        .arg(key)
+        .arg(0)
+        .arg(5000)
+        .exec(&mut src.connection())
+        .unwrap();
+    slot
+}
+
+/// Ends the migration of `slot`: every node gives it to node `to`.
+fn finish_migration(cluster: &RedisCluster, slot: u16, to: usize) {
+    let dst_id = RedisCluster::node_id(&cluster.nodes()[to]).unwrap();
+    for node in cluster.nodes() {
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(&dst_id)
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+}
+
+/// The script is resident on the slot's old owner only, the slot is
+/// migrating and its key has moved: the owner answers `ASK`, the importing
+/// node `NOSCRIPT`. The call loads the script where the `ASK` points and
+/// runs once; counted on the importing node, which holds the key.
+#[test]
+fn sync_call_during_a_slot_migration_loads_on_the_importing_node_and_runs_once() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_connection().unwrap();
+    let key = &keys[0];
+    assert_eq!(count(key).invoke(&mut con).unwrap(), 1);
+    flush_every_node(&cluster);
+    redlua::load(&mut cluster.nodes()[0].connection(), &[COUNT]).unwrap();
+    let slot = migrate_key(&cluster, key, 0, 1);
+    let started = std::time::Instant::now();
+    assert_eq!(count(key).invoke(&mut con).unwrap(), 2);
+    eprintln!("call during migration: {:?}", started.elapsed());
+    assert!(resident(&cluster.nodes()[1], COUNT.sha1()));
+    assert_eq!(count(key).invoke(&mut con).unwrap(), 3);
+    finish_migration(&cluster, slot, 1);
+    assert_eq!(stored(&cluster, key), Some(3), "each call ran once");
+}
+
+#[tokio::test]
+async fn async_call_during_a_slot_migration_loads_on_the_importing_node_and_runs_once() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_async_connection().await.unwrap();
+    let key = &keys[2];
+    assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), 1);
+    flush_every_node(&cluster);
+    redlua::load(&mut cluster.nodes()[2].connection(), &[COUNT]).unwrap();
+    let slot = migrate_key(&cluster, key, 2, 0);
+    let started = std::time::Instant::now();
+    assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), 2);
+    eprintln!("call during migration: {:?}", started.elapsed());
+    assert!(resident(&cluster.nodes()[0], COUNT.sha1()));
+    assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), 3);
+    finish_migration(&cluster, slot, 0);
+    assert_eq!(stored(&cluster, key), Some(3), "each call ran once");
+}

@@ -140,6 +140,9 @@ impl<T> Call<T> {
         }
         let pipe = self.load_and_call_pipe();
         let replies = con.req_packed_commands(&pipe, 0, 2).await;
+        if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
+            return self.load_everywhere_and_call_async(con).await;
+        }
         self.finish_loaded(replies)
     }
 
@@ -157,6 +160,9 @@ impl<T> Call<T> {
     {
         let packed = self.load_and_call_pipe().get_packed_pipeline();
         let replies = con.req_packed_commands(&packed, 0, 2);
+        if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
+            return self.load_everywhere_and_call(con);
+        }
         self.finish_loaded(replies)
     }
 
@@ -189,7 +195,7 @@ impl<T> Call<T> {
     }
 
     #[inline]
-    fn finish(&self, reply: redis::RedisResult<Value>) -> Result<T, Error> {
+    pub(crate) fn finish(&self, reply: redis::RedisResult<Value>) -> Result<T, Error> {
         match reply {
             Ok(v) => (self.decode)(v).map_err(|fail| fail_to_error(self.script, fail)),
             Err(e) => Err(classify::from_redis(self.script, e)),

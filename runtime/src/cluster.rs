@@ -21,9 +21,12 @@
 //! always agree on where a key lives.
 
 use redis::cluster_routing::Slot;
-use redis::Cmd;
+use redis::{Cmd, RedisResult, Value};
 
+use crate::call::{load_cmd, Call};
+use crate::error::classify;
 use crate::error::{ClusterError, ClusterRefusal, Error};
+use crate::load::{load_failure, LoadFailure};
 use crate::Script;
 
 /// `type_name` of `redis::cluster::ClusterConnection`, without generics.
@@ -87,6 +90,61 @@ fn check_on_cluster(script: &'static Script, cmd: &Cmd) -> Result<(), Error> {
     }
     let keys = keys.map(|k| (k.to_vec(), slot_number(k))).collect();
     Err(refusal(script, ClusterRefusal::CrossSlot, keys))
+}
+
+/// True when the `SCRIPT LOAD` + `EVALSHA` batch of a `NOSCRIPT` retry
+/// ended on a redirect: the slot is migrating and the batch, sent to the
+/// slot's owner, was sent on (`ASK`) to a node that lacks the script, or
+/// bounced between the two until the client gave up. A redirect reply
+/// means the node did not run the call, so it may be sent again.
+pub(crate) fn redirected(replies: &RedisResult<Vec<Value>>) -> bool {
+    let redirect = |code: Option<&str>| matches!(code, Some("ASK" | "MOVED"));
+    match replies {
+        Err(e) => redirect(e.code()),
+        Ok(replies) => replies.iter().any(|r| match r {
+            Value::ServerError(e) => redirect(Some(e.code())),
+            _ => false,
+        }),
+    }
+}
+
+/// The heal of [`redirected`]: `SCRIPT LOAD` alone, which the cluster
+/// client sends to every primary (the importing node is one), then the
+/// call alone, which the client sends on after an `ASK` with `ASKING`.
+impl<T> Call<T> {
+    pub(crate) fn load_everywhere_and_call<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
+        let loaded = con.req_packed_command(&load_cmd(self.script).get_packed_command());
+        self.loaded(loaded)?;
+        self.finish(con.req_packed_command(&self.cmd.get_packed_command()))
+    }
+
+    pub(crate) async fn load_everywhere_and_call_async<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
+        let loaded = con.req_packed_command(&load_cmd(self.script)).await;
+        self.loaded(loaded)?;
+        self.finish(con.req_packed_command(&self.cmd).await)
+    }
+
+    fn loaded(&self, reply: RedisResult<Value>) -> Result<(), Error> {
+        let reply = reply.map_err(|e| classify::from_redis(self.script, e))?;
+        match load_failure(self.script, &reply) {
+            None => Ok(()),
+            Some(LoadFailure::Error(e)) => Err(classify::from_server_error(self.script, &e)),
+            Some(failure) => Err(Error::Redis {
+                script: self.script.name(),
+                source: redis::RedisError::from((
+                    redis::ErrorKind::UnexpectedReturnType,
+                    "SCRIPT LOAD",
+                    failure.to_string(),
+                )),
+            }),
+        }
+    }
 }
 
 fn refusal(script: &'static Script, kind: ClusterRefusal, keys: Vec<(Vec<u8>, u16)>) -> Error {
