@@ -15,6 +15,12 @@ fn multiply(key: &str, multiplier: i64) -> i64;
 #[redis_script("push_and_sum.lua")]
 fn push_and_sum(list: &str, sum: &str, values: &[i64]) -> i64;
 
+// Warns at compile time (it writes a key passed as an argument): the
+// warning is what this fixture is for.
+#[allow(deprecated)]
+#[redis_script("cluster/keyless_write.lua")]
+fn keyless_write(name: &str) -> i64;
+
 fn start() -> (RedisCluster, redis::cluster::ClusterClient) {
     let cluster = RedisCluster::start(3).expect("start a 3-node redis cluster");
     let client = redis::cluster::ClusterClient::new(cluster.urls()).expect("cluster client");
@@ -131,6 +137,10 @@ fn sync_load_makes_scripts_resident_on_every_primary() {
     let scripts = [count("").script(), multiply("", 0).script()];
     assert_eq!(redlua::load(&mut con, &scripts).unwrap(), 2);
     assert_resident_everywhere(&cluster, &scripts);
+    flush_every_node(&cluster);
+    let report = redlua::load_cluster(&mut con, &scripts, None).unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_resident_everywhere(&cluster, &scripts);
 }
 
 #[tokio::test]
@@ -143,12 +153,12 @@ async fn async_cluster_load_makes_scripts_resident_on_every_primary() {
         multiply("", 0).script(),
         count("x").script(),
     ];
-    assert_eq!(
-        redlua::load_cluster_async(&mut con, &scripts)
-            .await
-            .unwrap(),
-        2
-    );
+    let report = redlua::load_cluster_async(&mut con, &scripts, None)
+        .await
+        .unwrap();
+    assert_eq!(report.scripts(), 2);
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(report.nodes().len(), 3);
     assert_resident_everywhere(&cluster, &scripts);
 }
 
@@ -472,4 +482,249 @@ async fn async_call_during_a_slot_migration_loads_on_the_importing_node_and_runs
     assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), 3);
     finish_migration(&cluster, slot, 0);
     assert_eq!(stored(&cluster, key), Some(3), "each call ran once");
+}
+
+fn signal(node: &RedisServer, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(node.pid().unwrap().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A SIGSTOPped node, woken up again on drop (even when the test fails).
+struct Frozen<'a>(&'a RedisServer);
+
+impl<'a> Frozen<'a> {
+    fn new(node: &'a RedisServer) -> Frozen<'a> {
+        signal(node, "STOP");
+        Frozen(node)
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+const PER_NODE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Every node but `frozen` has both scripts; the report names `frozen`
+/// alone, as a replica that timed out.
+fn assert_loaded_but(cluster: &RedisCluster, report: &redlua::ClusterLoad, frozen: &RedisServer) {
+    assert_eq!(report.scripts(), 2);
+    assert_eq!(report.nodes().len(), 6, "{report}");
+    let failed: Vec<_> = report.failed().collect();
+    assert_eq!(failed.len(), 1, "{report}");
+    assert_eq!(failed[0].address(), format!("127.0.0.1:{}", frozen.port()));
+    assert!(!failed[0].is_primary());
+    let err = failed[0].error().unwrap();
+    assert_eq!(err.outcome(), Outcome::MayHaveRun, "{err}");
+    assert!(
+        report.to_string().contains("1 of 6") || report.to_string().contains("5 of 6"),
+        "{report}"
+    );
+    for node in cluster.all_nodes().filter(|n| n.port() != frozen.port()) {
+        for script in [COUNT, MULTIPLY] {
+            assert!(
+                resident(node, script.sha1()),
+                "{} on {}",
+                script.name(),
+                node.url()
+            );
+        }
+    }
+}
+
+#[test]
+fn sync_load_cluster_loads_primaries_and_replicas_and_skips_a_frozen_replica_in_bounded_time() {
+    let cluster = RedisCluster::start_with_replicas(3, 1).unwrap();
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    flush_all(&cluster);
+    let frozen = Frozen::new(&cluster.replicas()[1]);
+    let started = std::time::Instant::now();
+    let report = redlua::load_cluster(&mut con, &[COUNT, MULTIPLY, COUNT], Some(PER_NODE)).unwrap();
+    let took = started.elapsed();
+    eprintln!("sync load_cluster with a frozen replica: {took:?}\n{report}");
+    assert!(took < 3 * PER_NODE, "took {took:?}");
+    assert_loaded_but(&cluster, &report, frozen.0);
+    drop(frozen);
+    // Awake again: the next load completes, and calls still work.
+    let report = redlua::load_cluster(&mut con, &[COUNT, MULTIPLY], Some(PER_NODE)).unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(count("{n}").invoke(&mut con).unwrap(), 1);
+}
+
+#[tokio::test]
+async fn async_load_cluster_loads_primaries_and_replicas_and_skips_a_frozen_replica_in_bounded_time(
+) {
+    let cluster = RedisCluster::start_with_replicas(3, 1).unwrap();
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    flush_all(&cluster);
+    let frozen = Frozen::new(&cluster.replicas()[1]);
+    let started = std::time::Instant::now();
+    let report = redlua::load_cluster_async(&mut con, &[COUNT, MULTIPLY], Some(PER_NODE))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    eprintln!("async load_cluster with a frozen replica: {took:?}\n{report}");
+    assert!(took < 3 * PER_NODE, "took {took:?}");
+    assert_loaded_but(&cluster, &report, frozen.0);
+    drop(frozen);
+    let report = redlua::load_cluster_async(&mut con, &[COUNT, MULTIPLY], Some(PER_NODE))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(count("{n}").invoke_async(&mut con).await.unwrap(), 1);
+}
+
+fn flush_all(cluster: &RedisCluster) {
+    for node in cluster.all_nodes() {
+        redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+}
+
+/// A writing script with no `%key` would reach a random node, and every
+/// node but the owner of the key it writes refuses (`non local key`, 6 of
+/// 12 calls in the audit): it is refused on both cluster connections before
+/// anything is sent, and still runs on a single server.
+#[tokio::test]
+async fn a_writing_script_without_keys_is_refused_on_a_cluster_and_runs_on_one_server() {
+    assert!(KEYLESS_WRITE.writes_without_keys());
+    assert!(!COUNT.writes_without_keys());
+    let (cluster, client) = start();
+    let before = cluster_calls(&cluster, "evalsha");
+    let mut sync_con = client.get_connection().unwrap();
+    let mut async_con = client.get_async_connection().await.unwrap();
+    for _ in 0..6 {
+        let sync_err = keyless_write("hits").invoke(&mut sync_con).unwrap_err();
+        let async_err = keyless_write("hits")
+            .invoke_async(&mut async_con)
+            .await
+            .unwrap_err();
+        for err in [sync_err, async_err] {
+            let refusal = err.as_cluster_error().unwrap_or_else(|| panic!("{err:?}"));
+            assert_eq!(refusal.kind(), ClusterRefusal::KeylessWrite);
+            assert_eq!(err.outcome(), Outcome::NotSent);
+            let text = err.to_string();
+            assert!(text.contains("lua/cluster/keyless_write.lua"), "{text}");
+            assert!(text.contains("declares no `%key`"), "{text}");
+        }
+    }
+    assert_eq!(
+        cluster_calls(&cluster, "evalsha"),
+        before,
+        "nothing was sent"
+    );
+    assert_eq!(stored(&cluster, "hits"), None);
+    let server = RedisServer::start().unwrap();
+    assert_eq!(
+        keyless_write("hits")
+            .invoke(&mut server.connection())
+            .unwrap(),
+        1
+    );
+}
+
+/// `CLUSTER FAILOVER` on the replica at `url`, waiting until it reports
+/// itself a primary; how long that took.
+fn failover(url: String) -> std::time::Duration {
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let started = std::time::Instant::now();
+    redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .exec(&mut con)
+        .unwrap();
+    loop {
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
+        if matches!(&role[0], redis::Value::BulkString(r) if r == b"master") {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no failover"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A stream of calls on every node and one-slot transactions, with a
+/// `CLUSTER FAILOVER` in the middle (the promoted replica has never seen
+/// the scripts, so calls there heal by NOSCRIPT): every call and batch is
+/// answered, and each key on the server holds exactly the number of runs
+/// the client was told of: nothing lost, nothing run twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_during_a_stream_of_calls_and_batches_loses_and_duplicates_nothing() {
+    let cluster = RedisCluster::start_with_replicas(3, 1).unwrap();
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    let keys = key_per_node(&cluster);
+    let tagged = format!("{{{}}}t", keys[0]);
+    let mut told = std::collections::HashMap::<String, i64>::new();
+    let mut failing_over = None;
+    let started = std::time::Instant::now();
+    const ROUNDS: usize = 150;
+    for round in 0..ROUNDS {
+        if round == ROUNDS / 3 {
+            // Fails over the primary of keys[0] (node 0) while calls go on.
+            let url = cluster.replicas()[0].url();
+            failing_over = Some(std::thread::spawn(move || failover(url)));
+        }
+        for key in &keys {
+            let n = count(key)
+                .invoke_async(&mut con)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, {key}: {e} ({:?})", e.outcome()));
+            let seen = told.entry(key.clone()).or_default();
+            *seen += 1;
+            assert_eq!(n, *seen, "{key}");
+        }
+        if round % 10 == 0 {
+            let mut p = redlua::pipe();
+            p.atomic();
+            let a = p.add(count(&tagged));
+            let b = p.add(count(&tagged));
+            let results = p
+                .query_async(&mut con)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, batch: {e}"));
+            let seen = told.entry(tagged.clone()).or_default();
+            assert_eq!(results.get(a).unwrap(), *seen + 1);
+            assert_eq!(results.get(b).unwrap(), *seen + 2);
+            *seen += 2;
+        }
+    }
+    let took = failing_over.unwrap().join().unwrap();
+    eprintln!(
+        "{ROUNDS} rounds with a failover ({took:?} to promote): {:?}",
+        started.elapsed()
+    );
+    // The replica of node 0 now serves keys[0]'s slot.
+    let promoted = &cluster.replicas()[0];
+    let role: Vec<redis::Value> = redis::cmd("ROLE")
+        .query(&mut promoted.connection())
+        .unwrap();
+    assert!(
+        matches!(&role[0], redis::Value::BulkString(r) if r == b"master"),
+        "{role:?}"
+    );
+    // Calls reached it after the switch: it had never been loaded, and a
+    // NOSCRIPT there loaded the script.
+    assert!(command_calls(&mut promoted.connection(), "evalsha") > 0);
+    assert!(resident(promoted, COUNT.sha1()));
+    for (key, runs) in &told {
+        let on_server: Option<i64> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(on_server, Some(*runs), "{key}");
+    }
 }

@@ -55,6 +55,7 @@
 mod batch;
 mod call;
 mod cluster;
+mod cluster_load;
 mod decode;
 mod encode;
 mod error;
@@ -68,11 +69,14 @@ pub use batch::{
     Results,
 };
 pub use call::{loading_timeout, set_loading_timeout, Call, DEFAULT_LOADING_TIMEOUT};
+#[cfg(feature = "cluster-async")]
+pub use cluster_load::load_cluster_async;
+pub use cluster_load::{load_cluster, ClusterLoad, NodeLoad, DEFAULT_NODE_TIMEOUT};
 pub use error::EncodeError;
 pub use error::{
     ClusterError, ClusterRefusal, DecodeError, Error, Outcome, ReplyError, ScriptError,
 };
-pub use load::{load, load_all, load_all_async, load_async, load_cluster_async, scripts};
+pub use load::{load, load_all, load_all_async, load_async, scripts};
 pub use script::Script;
 
 /// The traits a parameter's Rust type must implement, one per header type.

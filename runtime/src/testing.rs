@@ -921,7 +921,12 @@ impl RedisServer {
             cmd.args(["--cluster-enabled", "yes"])
                 .arg("--cluster-config-file")
                 .arg(dir.join("nodes.conf"))
-                .args(["--cluster-node-timeout", "2000"]);
+                .args(["--cluster-node-timeout", "2000"])
+                // A node lists a replica in CLUSTER SLOTS once it has heard a
+                // non-zero replication offset from it, which on an idle
+                // primary moves only with its replication ping (10 s apart
+                // by default).
+                .args(["--repl-ping-replica-period", "1"]);
             if let Some(bus) = self.bus_port {
                 cmd.arg("--cluster-port").arg(bus.to_string());
             }
@@ -1298,27 +1303,26 @@ impl RedisCluster {
                 thread::sleep(Duration::from_millis(25));
             }
         }
-        // Every node must list each replica as one before a client reads
-        // the slot map, or the client takes a replica for a primary.
-        let replicas = self.replicas.len();
+        // Every node must list each replica in CLUSTER SLOTS before a
+        // client reads the slot map: a node leaves out a replica until it
+        // has heard the replica's replication offset, and a client that
+        // reads the map before then never learns of that replica.
+        let all = self.nodes.len() + self.replicas.len();
         loop {
             let settled = self.all_nodes().all(|node| {
-                let nodes: String = Self::admin(node)
+                let slots: Vec<Vec<redis::Value>> = Self::admin(node)
                     .ok()
-                    .and_then(|mut con| redis::cmd("CLUSTER").arg("NODES").query(&mut con).ok())
+                    .and_then(|mut con| redis::cmd("CLUSTER").arg("SLOTS").query(&mut con).ok())
                     .unwrap_or_default();
-                nodes
-                    .lines()
-                    .filter(|l| l.split(' ').nth(2).is_some_and(|f| f.contains("slave")))
-                    .count()
-                    == replicas
+                let listed: usize = slots.iter().map(|r| r.len().saturating_sub(2)).sum();
+                listed == all
             });
             if settled {
                 return self.wait_ok();
             }
             if started.elapsed() >= CLUSTER_TIMEOUT {
                 return Err(TestingError::new(format!(
-                    "not every node saw the {replicas} replicas within {}s",
+                    "not every node listed all {all} nodes in CLUSTER SLOTS within {}s",
                     CLUSTER_TIMEOUT.as_secs()
                 )));
             }
