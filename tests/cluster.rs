@@ -728,3 +728,59 @@ async fn a_failover_during_a_stream_of_calls_and_batches_loses_and_duplicates_no
         assert_eq!(on_server, Some(*runs), "{key}");
     }
 }
+
+/// Known hole, left for the cross-node batch work: redis-rs's async
+/// cluster client resends a whole pipeline after an `ASK` to any entry. A
+/// one-slot batch during a migration of its slot then runs the entries
+/// before the `ASK`ed one again on every bounce (measured: an `INCR` ran 9
+/// times; each entry is reported `MayHaveRun`), and a `MULTI`/`EXEC` one
+/// does not return (bounded here by a timeout). This test asserts what
+/// exactly-once requires; it fails until batches handle redirects per entry.
+#[tokio::test]
+#[ignore = "known hole: redis-rs resends a whole pipeline after ASK (see README, Redis Cluster)"]
+async fn a_one_slot_batch_during_a_migration_runs_each_entry_at_most_once() {
+    let (cluster, client) = start();
+    let mut con = client.get_async_connection().await.unwrap();
+    let (a, b) = ("{mig}a", "{mig}b");
+    let from = owner(&cluster, a);
+    let to = (from + 1) % 3;
+    redis::cmd("SET")
+        .arg(b)
+        .arg(20)
+        .exec_async(&mut con)
+        .await
+        .unwrap();
+    // `a` stays on the old owner; a key it lacks would be answered ASK.
+    redis::cmd("SET")
+        .arg(a)
+        .arg(0)
+        .exec_async(&mut con)
+        .await
+        .unwrap();
+    let slot = migrate_key(&cluster, b, from, to);
+    for atomic in [false, true] {
+        redis::cmd("SET")
+            .arg(a)
+            .arg(0)
+            .exec(&mut cluster.nodes()[from].connection())
+            .unwrap();
+        let mut p = redlua::pipe();
+        if atomic {
+            p.atomic();
+        }
+        p.cmd(redis::cmd("INCR").arg(a));
+        p.add(count(b));
+        let sent = p.query_async(&mut con);
+        let r = tokio::time::timeout(std::time::Duration::from_secs(2), sent).await;
+        assert!(r.is_ok(), "atomic={atomic}: no answer in 2 s");
+        let ran: Option<i64> = redis::cmd("GET")
+            .arg(a)
+            .query(&mut cluster.nodes()[from].connection())
+            .unwrap();
+        assert!(
+            ran.unwrap_or(0) <= 1,
+            "atomic={atomic}: INCR ran {ran:?} times"
+        );
+    }
+    finish_migration(&cluster, slot, to);
+}
