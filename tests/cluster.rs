@@ -784,3 +784,93 @@ async fn a_one_slot_batch_during_a_migration_runs_each_entry_at_most_once() {
     }
     finish_migration(&cluster, slot, to);
 }
+
+/// Reshards one slot (keys moved one by one with `MIGRATE`, then the slot
+/// given to the new owner) under a stream of calls on its keys; the new
+/// owner has never seen the script. Every call is answered once, and each
+/// key on the server holds exactly the number of runs the client was told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reshard_under_a_stream_of_calls_loses_and_duplicates_nothing() {
+    let (cluster, client) = start();
+    let mut con = client.get_async_connection().await.unwrap();
+    let keys: Vec<String> = (0..8).map(|i| format!("{{rs}}{i}")).collect();
+    let from = owner(&cluster, &keys[0]);
+    let to = (from + 1) % 3;
+    let slot = keyslot(&cluster, &keys[0]);
+    let mut told = vec![0i64; keys.len()];
+    let mut reshard = None;
+    let started = std::time::Instant::now();
+    // At least 60 rounds, and on until the reshard is over (bounded).
+    let mut round = 0;
+    while round < 60
+        || !reshard
+            .as_ref()
+            .is_some_and(|h: &std::thread::JoinHandle<()>| h.is_finished())
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        if round == 5 {
+            redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .exec(&mut cluster.nodes()[to].connection())
+                .unwrap();
+            let (src, dst) = (&cluster.nodes()[from], &cluster.nodes()[to]);
+            let (src_url, dst_url, dst_port) = (src.url(), dst.url(), dst.port());
+            let ids: Vec<String> = cluster
+                .nodes()
+                .iter()
+                .map(|n| RedisCluster::node_id(n).unwrap())
+                .collect();
+            let urls = cluster.urls();
+            let keys = keys.clone();
+            reshard = Some(std::thread::spawn(move || {
+                let con = |url: &str| redis::Client::open(url).unwrap().get_connection().unwrap();
+                let setslot = |url: &str, how: &str, id: &str| {
+                    redis::cmd("CLUSTER")
+                        .arg("SETSLOT")
+                        .arg(slot)
+                        .arg(how)
+                        .arg(id)
+                        .exec(&mut con(url))
+                        .unwrap()
+                };
+                setslot(&dst_url, "IMPORTING", &ids[from]);
+                setslot(&src_url, "MIGRATING", &ids[to]);
+                for key in &keys {
+                    // NOKEY (not an error) when the key is already gone.
+                    let _: redis::Value = redis::cmd("MIGRATE")
+                        .arg("127.0.0.1")
+                        .arg(dst_port)
+                        .arg(key)
+                        .arg(0)
+                        .arg(5000)
+                        .query(&mut con(&src_url))
+                        .unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(3));
+                }
+                for url in &urls {
+                    setslot(url, "NODE", &ids[to]);
+                }
+            }));
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let n = count(key)
+                .invoke_async(&mut con)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, {key}: {e} ({:?})", e.outcome()));
+            told[i] += 1;
+            assert_eq!(n, told[i], "{key}");
+        }
+        round += 1;
+    }
+    reshard.unwrap().join().unwrap();
+    eprintln!(
+        "{} calls under a reshard: {:?}",
+        round * keys.len(),
+        started.elapsed()
+    );
+    assert_eq!(owner(&cluster, &keys[0]), to, "the slot moved");
+    assert!(resident(&cluster.nodes()[to], COUNT.sha1()));
+    for (key, runs) in keys.iter().zip(&told) {
+        assert_eq!(stored(&cluster, key), Some(*runs), "{key}");
+    }
+}
