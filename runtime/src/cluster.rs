@@ -26,7 +26,6 @@ use redis::{Cmd, RedisResult, Value};
 use crate::call::{load_cmd, Call};
 use crate::error::classify;
 use crate::error::{ClusterError, ClusterRefusal, Error};
-use crate::load::{load_failure, LoadFailure};
 use crate::Script;
 
 /// `type_name` of `redis::cluster::ClusterConnection`, without generics.
@@ -130,19 +129,13 @@ impl<T> Call<T> {
         self.finish(con.req_packed_command(&self.cmd).await)
     }
 
+    /// The `SCRIPT LOAD`'s refusal, if any (its SHA1 is the compile-time
+    /// one; a mismatch would show as `NOSCRIPT` on the call).
     fn loaded(&self, reply: RedisResult<Value>) -> Result<(), Error> {
-        let reply = reply.map_err(|e| classify::from_redis(self.script, e))?;
-        match load_failure(self.script, &reply) {
-            None => Ok(()),
-            Some(LoadFailure::Error(e)) => Err(classify::from_server_error(self.script, &e)),
-            Some(failure) => Err(Error::Redis {
-                script: self.script.name(),
-                source: redis::RedisError::from((
-                    redis::ErrorKind::UnexpectedReturnType,
-                    "SCRIPT LOAD",
-                    failure.to_string(),
-                )),
-            }),
+        match reply {
+            Ok(Value::ServerError(e)) => Err(classify::from_server_error(self.script, &e)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify::from_redis(self.script, e)),
         }
     }
 }

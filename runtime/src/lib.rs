@@ -41,8 +41,11 @@
 // a plain `//` comment because the crate docs above are for users.
 //
 //   batch/{send, settle, pipeline, handle}  build, send and read a batch
+//   cluster_load                            SCRIPT LOAD on every cluster node
 //   load                                    SCRIPT LOAD ahead of time
-//   call, encode                            one script call, its arguments
+//   call, cluster, encode                   one script call (cluster: its
+//                                           slot check and ASK heal, kept
+//                                           apart from call.rs), arguments
 //   error/{classify, render}                what went wrong -> Error, its text
 //   error (types), batch/report             the errors, the batch's report
 //   script, decode, batch/results,          data and pure functions: no

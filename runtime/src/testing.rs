@@ -1027,7 +1027,9 @@ fn wait_ready(
 /// own `nodes.conf` and `--cluster-node-timeout 2000`; the 16384 hash slots
 /// are split evenly between the primaries in order (node 0 has the lowest
 /// slots). [`RedisCluster::start_with_replicas`] also gives each primary
-/// its replicas. Dropping the cluster kills every node.
+/// its replicas (nodes run with `--repl-ping-replica-period 1`, so every
+/// node lists them in `CLUSTER SLOTS` within a second or two). Dropping the
+/// cluster kills every node.
 ///
 /// No cluster client is made here (that needs the `cluster` feature of the
 /// `redis` crate): use [`urls`](Self::urls) with one.
