@@ -4,13 +4,22 @@
 //! cluster clients.
 
 use redlua::testing::{command_calls, RedisCluster, RedisServer};
-use redlua::{redis_script, BatchFailure, EntryStatus, Error};
+use redlua::{redis_script, BatchFailure, ClusterRefusal, EntryStatus, Error, Outcome};
 
 #[redis_script("pipeline/count.lua")]
 fn count(counter: &str) -> i64;
 
 #[redis_script("multiply.lua")]
 fn multiply(key: &str, multiplier: i64) -> i64;
+
+#[redis_script("push_and_sum.lua")]
+fn push_and_sum(list: &str, sum: &str, values: &[i64]) -> i64;
+
+// Warns at compile time (it writes a key passed as an argument): the
+// warning is what this fixture is for.
+#[allow(deprecated)]
+#[redis_script("cluster/keyless_write.lua")]
+fn keyless_write(name: &str) -> i64;
 
 fn start() -> (RedisCluster, redis::cluster::ClusterClient) {
     let cluster = RedisCluster::start(3).expect("start a 3-node redis cluster");
@@ -128,6 +137,10 @@ fn sync_load_makes_scripts_resident_on_every_primary() {
     let scripts = [count("").script(), multiply("", 0).script()];
     assert_eq!(redlua::load(&mut con, &scripts).unwrap(), 2);
     assert_resident_everywhere(&cluster, &scripts);
+    flush_every_node(&cluster);
+    let report = redlua::load_cluster(&mut con, &scripts, None).unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_resident_everywhere(&cluster, &scripts);
 }
 
 #[tokio::test]
@@ -140,12 +153,12 @@ async fn async_cluster_load_makes_scripts_resident_on_every_primary() {
         multiply("", 0).script(),
         count("x").script(),
     ];
-    assert_eq!(
-        redlua::load_cluster_async(&mut con, &scripts)
-            .await
-            .unwrap(),
-        2
-    );
+    let report = redlua::load_cluster_async(&mut con, &scripts, None)
+        .await
+        .unwrap();
+    assert_eq!(report.scripts(), 2);
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(report.nodes().len(), 3);
     assert_resident_everywhere(&cluster, &scripts);
 }
 
@@ -294,4 +307,570 @@ async fn async_miss_costs_one_load_and_one_retry_on_the_key_node() {
     assert_eq!(after[0] - before[0], 2 * misses, "EVALSHA per miss");
     assert_eq!(after[1] - before[1], misses, "SCRIPT LOAD per miss");
     assert_eq!(after[2] - before[2], 0, "slot-map queries");
+}
+
+/// How many times `command` ran on every node of the cluster, in all.
+fn cluster_calls(cluster: &RedisCluster, command: &str) -> u64 {
+    cluster
+        .all_nodes()
+        .map(|n| command_calls(&mut n.connection(), command))
+        .sum()
+}
+
+fn keyslot(cluster: &RedisCluster, key: &str) -> u16 {
+    redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query(&mut cluster.nodes()[0].connection())
+        .unwrap()
+}
+
+/// The refusal of a call whose two keys live on different nodes: it names
+/// each key with the server's own slot for it, suggests a hash tag, and
+/// says nothing was sent.
+fn assert_cross_slot_refusal(cluster: &RedisCluster, err: &Error, keys: [&str; 2]) {
+    assert_eq!(err.outcome(), Outcome::NotSent, "{err}");
+    assert_eq!(err.code(), Some("CROSSSLOT"));
+    let refusal = err.as_cluster_error().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(refusal.kind(), ClusterRefusal::CrossSlot);
+    assert_eq!(refusal.script_name(), "push_and_sum");
+    let text = err.to_string();
+    for (i, key) in keys.iter().enumerate() {
+        let slot = keyslot(cluster, key);
+        assert_eq!(refusal.keys()[i], (key.as_bytes().to_vec(), slot));
+        assert!(text.contains(&format!("`{key}` -> slot {slot}")), "{text}");
+    }
+    assert!(text.contains("lua/push_and_sum.lua"), "{text}");
+    assert!(text.contains(&format!("`{{{}}}`", keys[0])), "{text}");
+    assert!(text.contains("not sent"), "{text}");
+}
+
+#[test]
+fn sync_cross_slot_call_is_refused_before_sending_naming_each_key() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_connection().unwrap();
+    let before = cluster_calls(&cluster, "evalsha");
+    let err = push_and_sum(&keys[0], &keys[1], &[1])
+        .invoke(&mut con)
+        .unwrap_err();
+    assert_cross_slot_refusal(&cluster, &err, [&keys[0], &keys[1]]);
+    assert_eq!(
+        cluster_calls(&cluster, "evalsha"),
+        before,
+        "nothing was sent"
+    );
+    // One hash tag: one slot, the call runs.
+    let sum = push_and_sum("{order:1}items", "{order:1}total", &[2, 3]);
+    assert_eq!(sum.invoke(&mut con).unwrap(), 5);
+}
+
+#[tokio::test]
+async fn async_cross_slot_call_is_refused_before_sending_naming_each_key() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_async_connection().await.unwrap();
+    let before = cluster_calls(&cluster, "evalsha");
+    let err = push_and_sum(&keys[1], &keys[2], &[1])
+        .invoke_async(&mut con)
+        .await
+        .unwrap_err();
+    assert_cross_slot_refusal(&cluster, &err, [&keys[1], &keys[2]]);
+    assert_eq!(
+        cluster_calls(&cluster, "evalsha"),
+        before,
+        "nothing was sent"
+    );
+    let sum = push_and_sum("{order:2}items", "{order:2}total", &[4]);
+    assert_eq!(sum.invoke_async(&mut con).await.unwrap(), 4);
+}
+
+#[test]
+fn a_single_server_still_takes_keys_of_different_slots() {
+    let server = RedisServer::start().unwrap();
+    let mut con = server.connection();
+    // "a" and "b" hash to slots 15495 and 3300.
+    assert_eq!(push_and_sum("a", "b", &[7]).invoke(&mut con).unwrap(), 7);
+}
+
+/// Puts the slot of `key` (on node `from`) into migration to node `to`
+/// and moves the key: `from` then answers `ASK` for it, `to` serves it
+/// after `ASKING`. Returns the slot.
+fn migrate_key(cluster: &RedisCluster, key: &str, from: usize, to: usize) -> u16 {
+    let slot = keyslot(cluster, key);
+    let (src, dst) = (&cluster.nodes()[from], &cluster.nodes()[to]);
+    let (src_id, dst_id) = (
+        RedisCluster::node_id(src).unwrap(),
+        RedisCluster::node_id(dst).unwrap(),
+    );
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(&src_id)
+        .exec(&mut dst.connection())
+        .unwrap();
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(&dst_id)
+        .exec(&mut src.connection())
+        .unwrap();
+    redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(dst.port())
+        .arg(key)
+        .arg(0)
+        .arg(5000)
+        .exec(&mut src.connection())
+        .unwrap();
+    slot
+}
+
+/// Ends the migration of `slot`: every node gives it to node `to`.
+fn finish_migration(cluster: &RedisCluster, slot: u16, to: usize) {
+    let dst_id = RedisCluster::node_id(&cluster.nodes()[to]).unwrap();
+    for node in cluster.nodes() {
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(&dst_id)
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+}
+
+/// The script is resident on the slot's old owner only, the slot is
+/// migrating and its key has moved: the owner answers `ASK`, the importing
+/// node `NOSCRIPT`. The call loads the script where the `ASK` points and
+/// runs once; counted on the importing node, which holds the key.
+#[test]
+fn sync_call_during_a_slot_migration_loads_on_the_importing_node_and_runs_once() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_connection().unwrap();
+    let key = &keys[0];
+    assert_eq!(count(key).invoke(&mut con).unwrap(), 1);
+    flush_every_node(&cluster);
+    redlua::load(&mut cluster.nodes()[0].connection(), &[COUNT]).unwrap();
+    let slot = migrate_key(&cluster, key, 0, 1);
+    let started = std::time::Instant::now();
+    assert_eq!(count(key).invoke(&mut con).unwrap(), 2);
+    eprintln!("call during migration: {:?}", started.elapsed());
+    assert!(resident(&cluster.nodes()[1], COUNT.sha1()));
+    assert_eq!(count(key).invoke(&mut con).unwrap(), 3);
+    finish_migration(&cluster, slot, 1);
+    assert_eq!(stored(&cluster, key), Some(3), "each call ran once");
+}
+
+#[tokio::test]
+async fn async_call_during_a_slot_migration_loads_on_the_importing_node_and_runs_once() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_async_connection().await.unwrap();
+    let key = &keys[2];
+    assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), 1);
+    flush_every_node(&cluster);
+    redlua::load(&mut cluster.nodes()[2].connection(), &[COUNT]).unwrap();
+    let slot = migrate_key(&cluster, key, 2, 0);
+    let started = std::time::Instant::now();
+    assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), 2);
+    eprintln!("call during migration: {:?}", started.elapsed());
+    assert!(resident(&cluster.nodes()[0], COUNT.sha1()));
+    assert_eq!(count(key).invoke_async(&mut con).await.unwrap(), 3);
+    finish_migration(&cluster, slot, 0);
+    assert_eq!(stored(&cluster, key), Some(3), "each call ran once");
+}
+
+fn signal(node: &RedisServer, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(node.pid().unwrap().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A SIGSTOPped node, woken up again on drop (even when the test fails).
+struct Frozen<'a>(&'a RedisServer);
+
+impl<'a> Frozen<'a> {
+    fn new(node: &'a RedisServer) -> Frozen<'a> {
+        signal(node, "STOP");
+        Frozen(node)
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+const PER_NODE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Every node but `frozen` has both scripts; the report names `frozen`
+/// alone, as a replica that timed out.
+fn assert_loaded_but(cluster: &RedisCluster, report: &redlua::ClusterLoad, frozen: &RedisServer) {
+    assert_eq!(report.scripts(), 2);
+    assert_eq!(report.nodes().len(), 6, "{report}");
+    let failed: Vec<_> = report.failed().collect();
+    assert_eq!(failed.len(), 1, "{report}");
+    assert_eq!(failed[0].address(), format!("127.0.0.1:{}", frozen.port()));
+    assert!(!failed[0].is_primary());
+    let err = failed[0].error().unwrap();
+    assert_eq!(err.outcome(), Outcome::MayHaveRun, "{err}");
+    assert!(
+        report.to_string().contains("1 of 6") || report.to_string().contains("5 of 6"),
+        "{report}"
+    );
+    for node in cluster.all_nodes().filter(|n| n.port() != frozen.port()) {
+        for script in [COUNT, MULTIPLY] {
+            assert!(
+                resident(node, script.sha1()),
+                "{} on {}",
+                script.name(),
+                node.url()
+            );
+        }
+    }
+}
+
+#[test]
+fn sync_load_cluster_loads_primaries_and_replicas_and_skips_a_frozen_replica_in_bounded_time() {
+    let cluster = RedisCluster::start_with_replicas(3, 1).unwrap();
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    flush_all(&cluster);
+    let frozen = Frozen::new(&cluster.replicas()[1]);
+    let started = std::time::Instant::now();
+    let report = redlua::load_cluster(&mut con, &[COUNT, MULTIPLY, COUNT], Some(PER_NODE)).unwrap();
+    let took = started.elapsed();
+    eprintln!("sync load_cluster with a frozen replica: {took:?}\n{report}");
+    assert!(took < 3 * PER_NODE, "took {took:?}");
+    assert_loaded_but(&cluster, &report, frozen.0);
+    drop(frozen);
+    // Awake again: the next load completes, and calls still work.
+    let report = redlua::load_cluster(&mut con, &[COUNT, MULTIPLY], Some(PER_NODE)).unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(count("{n}").invoke(&mut con).unwrap(), 1);
+}
+
+#[tokio::test]
+async fn async_load_cluster_loads_primaries_and_replicas_and_skips_a_frozen_replica_in_bounded_time(
+) {
+    let cluster = RedisCluster::start_with_replicas(3, 1).unwrap();
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    flush_all(&cluster);
+    let frozen = Frozen::new(&cluster.replicas()[1]);
+    let started = std::time::Instant::now();
+    let report = redlua::load_cluster_async(&mut con, &[COUNT, MULTIPLY], Some(PER_NODE))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    eprintln!("async load_cluster with a frozen replica: {took:?}\n{report}");
+    assert!(took < 3 * PER_NODE, "took {took:?}");
+    assert_loaded_but(&cluster, &report, frozen.0);
+    drop(frozen);
+    let report = redlua::load_cluster_async(&mut con, &[COUNT, MULTIPLY], Some(PER_NODE))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(count("{n}").invoke_async(&mut con).await.unwrap(), 1);
+}
+
+fn flush_all(cluster: &RedisCluster) {
+    for node in cluster.all_nodes() {
+        redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+}
+
+/// A writing script with no `%key` would reach a random node, and every
+/// node but the owner of the key it writes refuses (`non local key`, 6 of
+/// 12 calls in the audit): it is refused on both cluster connections before
+/// anything is sent, and still runs on a single server.
+#[tokio::test]
+async fn a_writing_script_without_keys_is_refused_on_a_cluster_and_runs_on_one_server() {
+    assert!(KEYLESS_WRITE.writes_without_keys());
+    assert!(!COUNT.writes_without_keys());
+    let (cluster, client) = start();
+    let before = cluster_calls(&cluster, "evalsha");
+    let mut sync_con = client.get_connection().unwrap();
+    let mut async_con = client.get_async_connection().await.unwrap();
+    for _ in 0..6 {
+        let sync_err = keyless_write("hits").invoke(&mut sync_con).unwrap_err();
+        let async_err = keyless_write("hits")
+            .invoke_async(&mut async_con)
+            .await
+            .unwrap_err();
+        for err in [sync_err, async_err] {
+            let refusal = err.as_cluster_error().unwrap_or_else(|| panic!("{err:?}"));
+            assert_eq!(refusal.kind(), ClusterRefusal::KeylessWrite);
+            assert_eq!(err.outcome(), Outcome::NotSent);
+            let text = err.to_string();
+            assert!(text.contains("lua/cluster/keyless_write.lua"), "{text}");
+            assert!(text.contains("declares no `%key`"), "{text}");
+        }
+    }
+    assert_eq!(
+        cluster_calls(&cluster, "evalsha"),
+        before,
+        "nothing was sent"
+    );
+    assert_eq!(stored(&cluster, "hits"), None);
+    let server = RedisServer::start().unwrap();
+    assert_eq!(
+        keyless_write("hits")
+            .invoke(&mut server.connection())
+            .unwrap(),
+        1
+    );
+}
+
+/// `CLUSTER FAILOVER` on the replica at `url`, waiting until it reports
+/// itself a primary; how long that took.
+fn failover(url: String) -> std::time::Duration {
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let started = std::time::Instant::now();
+    redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .exec(&mut con)
+        .unwrap();
+    loop {
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
+        if matches!(&role[0], redis::Value::BulkString(r) if r == b"master") {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no failover"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A stream of calls on every node and one-slot transactions, with a
+/// `CLUSTER FAILOVER` in the middle (the promoted replica has never seen
+/// the scripts, so calls there heal by NOSCRIPT): every call and batch is
+/// answered, and each key on the server holds exactly the number of runs
+/// the client was told of: nothing lost, nothing run twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_during_a_stream_of_calls_and_batches_loses_and_duplicates_nothing() {
+    let cluster = RedisCluster::start_with_replicas(3, 1).unwrap();
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    let keys = key_per_node(&cluster);
+    let tagged = format!("{{{}}}t", keys[0]);
+    let mut told = std::collections::HashMap::<String, i64>::new();
+    let mut failing_over = None;
+    let started = std::time::Instant::now();
+    const ROUNDS: usize = 150;
+    for round in 0..ROUNDS {
+        if round == ROUNDS / 3 {
+            // Fails over the primary of keys[0] (node 0) while calls go on.
+            let url = cluster.replicas()[0].url();
+            failing_over = Some(std::thread::spawn(move || failover(url)));
+        }
+        for key in &keys {
+            let n = count(key)
+                .invoke_async(&mut con)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, {key}: {e} ({:?})", e.outcome()));
+            let seen = told.entry(key.clone()).or_default();
+            *seen += 1;
+            assert_eq!(n, *seen, "{key}");
+        }
+        if round % 10 == 0 {
+            let mut p = redlua::pipe();
+            p.atomic();
+            let a = p.add(count(&tagged));
+            let b = p.add(count(&tagged));
+            let results = p
+                .query_async(&mut con)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, batch: {e}"));
+            let seen = told.entry(tagged.clone()).or_default();
+            assert_eq!(results.get(a).unwrap(), *seen + 1);
+            assert_eq!(results.get(b).unwrap(), *seen + 2);
+            *seen += 2;
+        }
+    }
+    let took = failing_over.unwrap().join().unwrap();
+    eprintln!(
+        "{ROUNDS} rounds with a failover ({took:?} to promote): {:?}",
+        started.elapsed()
+    );
+    // The replica of node 0 now serves keys[0]'s slot.
+    let promoted = &cluster.replicas()[0];
+    let role: Vec<redis::Value> = redis::cmd("ROLE")
+        .query(&mut promoted.connection())
+        .unwrap();
+    assert!(
+        matches!(&role[0], redis::Value::BulkString(r) if r == b"master"),
+        "{role:?}"
+    );
+    // Calls reached it after the switch: it had never been loaded, and a
+    // NOSCRIPT there loaded the script.
+    assert!(command_calls(&mut promoted.connection(), "evalsha") > 0);
+    assert!(resident(promoted, COUNT.sha1()));
+    for (key, runs) in &told {
+        let on_server: Option<i64> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(on_server, Some(*runs), "{key}");
+    }
+}
+
+/// Known hole, left for the cross-node batch work: redis-rs's async
+/// cluster client resends a whole pipeline after an `ASK` to any entry. A
+/// one-slot batch during a migration of its slot then runs the entries
+/// before the `ASK`ed one again on every bounce (measured: an `INCR` ran 9
+/// times; each entry is reported `MayHaveRun`), and a `MULTI`/`EXEC` one
+/// does not return (bounded here by a timeout). This test asserts what
+/// exactly-once requires; it fails until batches handle redirects per entry.
+#[tokio::test]
+#[ignore = "known hole: redis-rs resends a whole pipeline after ASK (see README, Redis Cluster)"]
+async fn a_one_slot_batch_during_a_migration_runs_each_entry_at_most_once() {
+    let (cluster, client) = start();
+    let mut con = client.get_async_connection().await.unwrap();
+    let (a, b) = ("{mig}a", "{mig}b");
+    let from = owner(&cluster, a);
+    let to = (from + 1) % 3;
+    redis::cmd("SET")
+        .arg(b)
+        .arg(20)
+        .exec_async(&mut con)
+        .await
+        .unwrap();
+    // `a` stays on the old owner; a key it lacks would be answered ASK.
+    redis::cmd("SET")
+        .arg(a)
+        .arg(0)
+        .exec_async(&mut con)
+        .await
+        .unwrap();
+    let slot = migrate_key(&cluster, b, from, to);
+    for atomic in [false, true] {
+        redis::cmd("SET")
+            .arg(a)
+            .arg(0)
+            .exec(&mut cluster.nodes()[from].connection())
+            .unwrap();
+        let mut p = redlua::pipe();
+        if atomic {
+            p.atomic();
+        }
+        p.cmd(redis::cmd("INCR").arg(a));
+        p.add(count(b));
+        let sent = p.query_async(&mut con);
+        let r = tokio::time::timeout(std::time::Duration::from_secs(2), sent).await;
+        assert!(r.is_ok(), "atomic={atomic}: no answer in 2 s");
+        let ran: Option<i64> = redis::cmd("GET")
+            .arg(a)
+            .query(&mut cluster.nodes()[from].connection())
+            .unwrap();
+        assert!(
+            ran.unwrap_or(0) <= 1,
+            "atomic={atomic}: INCR ran {ran:?} times"
+        );
+    }
+    finish_migration(&cluster, slot, to);
+}
+
+/// Reshards one slot (keys moved one by one with `MIGRATE`, then the slot
+/// given to the new owner) under a stream of calls on its keys; the new
+/// owner has never seen the script. Every call is answered once, and each
+/// key on the server holds exactly the number of runs the client was told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reshard_under_a_stream_of_calls_loses_and_duplicates_nothing() {
+    let (cluster, client) = start();
+    let mut con = client.get_async_connection().await.unwrap();
+    let keys: Vec<String> = (0..8).map(|i| format!("{{rs}}{i}")).collect();
+    let from = owner(&cluster, &keys[0]);
+    let to = (from + 1) % 3;
+    let slot = keyslot(&cluster, &keys[0]);
+    let mut told = vec![0i64; keys.len()];
+    let mut reshard = None;
+    let started = std::time::Instant::now();
+    // At least 60 rounds, and on until the reshard is over (bounded).
+    let mut round = 0;
+    while round < 60
+        || !reshard
+            .as_ref()
+            .is_some_and(|h: &std::thread::JoinHandle<()>| h.is_finished())
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        if round == 5 {
+            redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .exec(&mut cluster.nodes()[to].connection())
+                .unwrap();
+            let (src, dst) = (&cluster.nodes()[from], &cluster.nodes()[to]);
+            let (src_url, dst_url, dst_port) = (src.url(), dst.url(), dst.port());
+            let ids: Vec<String> = cluster
+                .nodes()
+                .iter()
+                .map(|n| RedisCluster::node_id(n).unwrap())
+                .collect();
+            let urls = cluster.urls();
+            let keys = keys.clone();
+            reshard = Some(std::thread::spawn(move || {
+                let con = |url: &str| redis::Client::open(url).unwrap().get_connection().unwrap();
+                let setslot = |url: &str, how: &str, id: &str| {
+                    redis::cmd("CLUSTER")
+                        .arg("SETSLOT")
+                        .arg(slot)
+                        .arg(how)
+                        .arg(id)
+                        .exec(&mut con(url))
+                        .unwrap()
+                };
+                setslot(&dst_url, "IMPORTING", &ids[from]);
+                setslot(&src_url, "MIGRATING", &ids[to]);
+                for key in &keys {
+                    // NOKEY (not an error) when the key is already gone.
+                    let _: redis::Value = redis::cmd("MIGRATE")
+                        .arg("127.0.0.1")
+                        .arg(dst_port)
+                        .arg(key)
+                        .arg(0)
+                        .arg(5000)
+                        .query(&mut con(&src_url))
+                        .unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(3));
+                }
+                for url in &urls {
+                    setslot(url, "NODE", &ids[to]);
+                }
+            }));
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let n = count(key)
+                .invoke_async(&mut con)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, {key}: {e} ({:?})", e.outcome()));
+            told[i] += 1;
+            assert_eq!(n, told[i], "{key}");
+        }
+        round += 1;
+    }
+    reshard.unwrap().join().unwrap();
+    eprintln!(
+        "{} calls under a reshard: {:?}",
+        round * keys.len(),
+        started.elapsed()
+    );
+    assert_eq!(owner(&cluster, &keys[0]), to, "the slot moved");
+    assert!(resident(&cluster.nodes()[to], COUNT.sha1()));
+    for (key, runs) in keys.iter().zip(&told) {
+        assert_eq!(stored(&cluster, key), Some(*runs), "{key}");
+    }
 }

@@ -132,6 +132,10 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
         });
     let fixed = fixed_keys + fixed_args;
     let warnings = checked.warnings.iter().map(|w| warning(&input.lit, w));
+    // Chained only onto scripts it applies to: the others expand as before.
+    let keyless_write = checked
+        .writes_without_keys
+        .then(|| quote!(.__writes_without_keys()));
 
     // Only a `const` and a `fn` are emitted, the two items both a module
     // and an `impl` block hold, so the function may be an associated one.
@@ -150,6 +154,7 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             &[#(#lines),*],
             &[#(#includes),*],
         )
+        #keyless_write
     };
     // Appended to the user's own docs, so the rendered page says what runs.
     let runs_doc = format!(

@@ -10,6 +10,8 @@ pub struct Checked<'a> {
     pub plan: Plan<'a>,
     /// Rendered diagnostics that do not fail the build.
     pub warnings: Vec<String>,
+    /// The script writes without a `%key`: refused on a cluster at run time.
+    pub writes_without_keys: bool,
 }
 
 /// The errors of a script that failed its checks, and its warnings, which
@@ -33,7 +35,9 @@ pub fn validate(input: &Input) -> Result<Checked<'_>, Failed> {
         targets,
     };
     let mut warnings = Vec::new();
+    let mut writes_without_keys = false;
     for finding in redlua_script::check(asm, &opts) {
+        writes_without_keys |= finding.is_keyless_write();
         // A proc macro can only span Rust tokens: a `.lua` diagnostic is
         // spanned on the attribute's path literal and carries its own
         // `--> file:line:col` block.
@@ -57,7 +61,11 @@ pub fn validate(input: &Input) -> Result<Checked<'_>, Failed> {
         return Err(Failed { error, warnings });
     }
     match plan {
-        Some(plan) => Ok(Checked { plan, warnings }),
+        Some(plan) => Ok(Checked {
+            plan,
+            warnings,
+            writes_without_keys,
+        }),
         None => Err(Failed {
             error: syn::Error::new_spanned(
                 &input.lit,

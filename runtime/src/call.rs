@@ -168,6 +168,7 @@ impl<T> Call<T> {
         C: redis::ConnectionLike + ?Sized,
     {
         self.check_encoded()?;
+        crate::cluster::check_call::<C>(self.script, &self.cmd)?;
         let mut wait = LoadingWait::new();
         loop {
             let reply = self.send(con);
@@ -239,6 +240,7 @@ impl<T> Call<T> {
         C: redis::aio::ConnectionLike + ?Sized,
     {
         self.check_encoded()?;
+        crate::cluster::check_call::<C>(self.script, &self.cmd)?;
         let mut wait = LoadingWait::new();
         let generation = loop {
             let generation = self.script.reload().generation();
@@ -270,6 +272,9 @@ impl<T> Call<T> {
                 if load.is_some_and(|v| !matches!(v, Value::ServerError(_))) {
                     leader.loaded();
                 }
+                if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
+                    return self.load_everywhere_and_call_async(con).await;
+                }
                 return self.finish_loaded(replies);
             }
             Miss::Wait(waiter) => waiter.loaded().await,
@@ -281,9 +286,11 @@ impl<T> Call<T> {
                 return self.finish(reply);
             }
         }
-        let replies = con
-            .req_packed_commands(&self.load_and_call_pipe(), 0, 2)
-            .await;
+        let pipe = self.load_and_call_pipe();
+        let replies = con.req_packed_commands(&pipe, 0, 2).await;
+        if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
+            return self.load_everywhere_and_call_async(con).await;
+        }
         self.finish_loaded(replies)
     }
 
@@ -302,6 +309,9 @@ impl<T> Call<T> {
         trace::reload(self.script);
         let packed = self.load_and_call_pipe().get_packed_pipeline();
         let replies = con.req_packed_commands(&packed, 0, 2);
+        if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
+            return self.load_everywhere_and_call(con);
+        }
         self.finish_loaded(replies)
     }
 
@@ -334,7 +344,7 @@ impl<T> Call<T> {
     }
 
     #[inline]
-    fn finish(&self, reply: redis::RedisResult<Value>) -> Result<T, Error> {
+    pub(crate) fn finish(&self, reply: redis::RedisResult<Value>) -> Result<T, Error> {
         match reply {
             Ok(v) => (self.decode)(v).map_err(|fail| fail_to_error(self.script, fail)),
             Err(e) => Err(classify::from_redis(self.script, e)),

@@ -42,6 +42,7 @@
 //! [compile-time checks](guide::checks),
 //! [errors at run time](guide::errors),
 //! [pipelines and preloading](guide::batches),
+//! [Redis Cluster](guide::cluster),
 //! [testing your scripts](guide::testing),
 //! [tracing](guide::tracing).
 //!
@@ -51,8 +52,11 @@
 // a plain `//` comment because the crate docs above are for users.
 //
 //   batch/{send, settle, pipeline, handle}  build, send and read a batch
+//   cluster_load                            SCRIPT LOAD on every cluster node
 //   load                                    SCRIPT LOAD ahead of time
-//   call, encode                            one script call, its arguments
+//   call, cluster, encode                   one script call (cluster: its
+//                                           slot check and ASK heal, kept
+//                                           apart from call.rs), arguments
 //   error/{classify, render}                what went wrong -> Error, its text
 //   error (types), batch/report             the errors, the batch's report
 //   script, decode, batch/results,          data and pure functions: no
@@ -64,6 +68,8 @@
 
 mod batch;
 mod call;
+mod cluster;
+mod cluster_load;
 mod decode;
 mod encode;
 mod error;
@@ -81,11 +87,16 @@ pub use batch::{
     Results,
 };
 pub use call::{loading_timeout, set_loading_timeout, Call, DEFAULT_LOADING_TIMEOUT};
+#[cfg(feature = "cluster-async")]
+pub use cluster_load::load_cluster_async;
+pub use cluster_load::{load_cluster, ClusterLoad, NodeLoad, DEFAULT_NODE_TIMEOUT};
 pub use error::EncodeError;
-pub use error::{DecodeError, Error, Outcome, ReplyError, ScriptError};
+pub use error::{
+    ClusterError, ClusterRefusal, DecodeError, Error, Outcome, ReplyError, ScriptError,
+};
 pub use load::{load, load_all, scripts};
 #[cfg(feature = "aio")]
-pub use load::{load_all_async, load_async, load_cluster_async};
+pub use load::{load_all_async, load_async};
 pub use script::Script;
 
 /// The traits a parameter's Rust type must implement, one per header type.
@@ -130,6 +141,8 @@ pub mod guide {
     pub mod errors {}
     #[doc = include_str!("../docs/batches.md")]
     pub mod batches {}
+    #[doc = include_str!("../docs/cluster.md")]
+    pub mod cluster {}
     #[doc = include_str!("../docs/testing.md")]
     pub mod testing {}
     #[doc = include_str!("../docs/tracing.md")]

@@ -72,12 +72,13 @@ pub fn scripts() -> impl ExactSizeIterator<Item = &'static Script> + Clone {
 /// ([`Error::Redis`]), or a connection error. The other scripts of the
 /// list are loaded even when one fails.
 ///
-/// On Redis Cluster each primary has its own cache. On a sync
-/// `redis::cluster::ClusterConnection` this function sends one `SCRIPT LOAD`
-/// per script instead of a batch, and the cluster client routes each to
-/// every primary, so the whole cluster is loaded. On the async cluster
-/// connection use [`load_cluster_async`]. Replicas are not loaded: run it on
-/// a connection to the replica when you read from one.
+/// On Redis Cluster every node, replicas included, has its own cache: use
+/// [`load_cluster`](crate::load_cluster) or
+/// [`load_cluster_async`](crate::load_cluster_async), which load every
+/// node, bounded in time per node, and report each. On a sync
+/// `redis::cluster::ClusterConnection` this function sends one `SCRIPT
+/// LOAD` per script instead of a batch, which the cluster client sends to
+/// the nodes it knows (the primaries), with no bound on a frozen one.
 ///
 /// ```no_run
 /// use redlua::redis_script;
@@ -111,8 +112,7 @@ where
 }
 
 /// A sync `ClusterConnection` takes no batches, and routes each
-/// `SCRIPT LOAD` to every primary: one command per script loads the whole
-/// cluster.
+/// `SCRIPT LOAD` to every node it knows.
 fn load_one_by_one<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
 where
     C: redis::ConnectionLike + ?Sized,
@@ -193,43 +193,6 @@ where
 }
 
 #[cfg(feature = "aio")]
-/// [`load`] for the async cluster connection
-/// (`redis::cluster_async::ClusterConnection`): one `SCRIPT LOAD` per
-/// distinct script, which the cluster client sends to every primary. Checks
-/// the SHA1 of each, and returns how many distinct scripts were loaded.
-///
-/// It works on any async connection, but on a single server
-/// [`load_async`] does the same in one round trip; on the async cluster
-/// connection [`load_async`] would reach only one node (a batch goes to
-/// a single node). Run it after connecting, and after a failover (a
-/// promoted replica has none of its old primary's scripts).
-///
-/// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// // with the `cluster-async` feature of the redis crate:
-/// // let client = redis::cluster::ClusterClient::new(vec!["redis://127.0.0.1:7000/"])?;
-/// // let mut con = client.get_async_connection().await?;
-/// # let client = redis::Client::open("redis://127.0.0.1/")?;
-/// # let mut con = client.get_multiplexed_async_connection().await?;
-/// let all: Vec<_> = redlua::scripts().collect();
-/// let n = redlua::load_cluster_async(&mut con, &all).await?;
-/// println!("{n} scripts resident on every primary");
-/// # Ok(()) }
-/// ```
-pub async fn load_cluster_async<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
-where
-    C: redis::aio::ConnectionLike + ?Sized,
-{
-    let distinct = distinct(scripts.iter().copied());
-    let mut replies = Vec::with_capacity(distinct.len());
-    for script in &distinct {
-        let load = crate::call::load_cmd(script);
-        replies.push(load_reply(script, con.req_packed_command(&load).await)?);
-    }
-    check_loads(&distinct, Ok(replies))
-}
-
-#[cfg(feature = "aio")]
 /// [`load_all`] on an async connection.
 ///
 /// ```no_run
@@ -248,7 +211,7 @@ where
 }
 
 /// The scripts without repeats (by SHA1), in order of first appearance.
-fn distinct(scripts: impl Iterator<Item = &'static Script>) -> Vec<&'static Script> {
+pub(crate) fn distinct(scripts: impl Iterator<Item = &'static Script>) -> Vec<&'static Script> {
     let mut out: Vec<&'static Script> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for script in scripts {
@@ -259,7 +222,7 @@ fn distinct(scripts: impl Iterator<Item = &'static Script>) -> Vec<&'static Scri
     out
 }
 
-fn check_loads(
+pub(crate) fn check_loads(
     scripts: &[&'static Script],
     replies: redis::RedisResult<Vec<Value>>,
 ) -> Result<usize, Error> {

@@ -29,6 +29,7 @@ pub struct Script {
     sha: &'static str,
     source: &'static str,
     read_only: bool,
+    writes_without_keys: bool,
     files: &'static [&'static str],
     lines: &'static [LineOrigin],
     includes: &'static [LineOrigin],
@@ -70,6 +71,7 @@ impl Script {
             sha,
             source,
             read_only,
+            writes_without_keys: false,
             files,
             lines,
             includes,
@@ -80,6 +82,15 @@ impl Script {
     #[cfg_attr(not(feature = "aio"), allow(dead_code))]
     pub(crate) fn reload(&self) -> &crate::reload::Reload {
         &self.reload
+    }
+
+    /// Marks a script that calls a write command but declares no `%key`:
+    /// on a cluster connection its calls are refused before sending.
+    /// Generated code chains it onto [`Script::__new`]; not public API.
+    #[doc(hidden)]
+    pub const fn __writes_without_keys(mut self) -> Script {
+        self.writes_without_keys = true;
+        self
     }
 
     /// The name of the Rust function the script was declared with.
@@ -107,6 +118,14 @@ impl Script {
     /// replicas.
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// True for a script that calls a write command but declares no
+    /// `%key` (and has no `no-cluster` flag): a cluster client would send
+    /// it to a random node, so on a cluster connection its calls are
+    /// refused ([`ClusterRefusal::KeylessWrite`](crate::ClusterRefusal::KeylessWrite)).
+    pub fn writes_without_keys(&self) -> bool {
+        self.writes_without_keys
     }
 
     /// Every `.lua` file the script was assembled from, top-level first.

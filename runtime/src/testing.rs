@@ -660,7 +660,7 @@ impl RedisServerBuilder {
     ///
     /// As [`RedisCluster::start`].
     pub fn start_cluster(self, primaries: usize) -> Result<RedisCluster, TestingError> {
-        RedisCluster::start_with(self, primaries)
+        RedisCluster::start_with(self, primaries, 0)
     }
 }
 
@@ -922,7 +922,12 @@ impl RedisServer {
             cmd.args(["--cluster-enabled", "yes"])
                 .arg("--cluster-config-file")
                 .arg(dir.join("nodes.conf"))
-                .args(["--cluster-node-timeout", "2000"]);
+                .args(["--cluster-node-timeout", "2000"])
+                // A node lists a replica in CLUSTER SLOTS once it has heard a
+                // non-zero replication offset from it, which on an idle
+                // primary moves only with its replication ping (10 s apart
+                // by default).
+                .args(["--repl-ping-replica-period", "1"]);
             if let Some(bus) = self.bus_port {
                 cmd.arg("--cluster-port").arg(bus.to_string());
             }
@@ -1017,13 +1022,15 @@ fn wait_ready(
 // ---------------------------------------------------------------------------
 // RedisCluster
 
-/// A Redis Cluster of `redis-server` processes (primaries only), alive as
-/// long as this value.
+/// A Redis Cluster of `redis-server` processes, alive as long as this value.
 ///
 /// Each node is a [`RedisServer`] started with `--cluster-enabled yes`, its
 /// own `nodes.conf` and `--cluster-node-timeout 2000`; the 16384 hash slots
-/// are split evenly between them in order (node 0 has the lowest slots).
-/// Dropping the cluster kills every node.
+/// are split evenly between the primaries in order (node 0 has the lowest
+/// slots). [`RedisCluster::start_with_replicas`] also gives each primary
+/// its replicas (nodes run with `--repl-ping-replica-period 1`, so every
+/// node lists them in `CLUSTER SLOTS` within a second or two). Dropping the
+/// cluster kills every node.
 ///
 /// No cluster client is made here (that needs the `cluster` feature of the
 /// `redis` crate): use [`urls`](Self::urls) with one.
@@ -1038,6 +1045,9 @@ fn wait_ready(
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
+    /// `replicas[i]` replicate `nodes[i / per_primary]`.
+    replicas: Vec<RedisServer>,
+    per_primary: usize,
 }
 
 impl RedisCluster {
@@ -1051,12 +1061,27 @@ impl RedisCluster {
     /// when a `CLUSTER` command fails, or when the cluster is not ok in time
     /// (the error quotes the `CLUSTER INFO` of a node that is not).
     pub fn start(primaries: usize) -> Result<RedisCluster, TestingError> {
-        RedisCluster::start_with(RedisServer::builder(), primaries)
+        RedisCluster::start_with(RedisServer::builder(), primaries, 0)
+    }
+
+    /// [`start`](Self::start), and `replicas` replicas for each primary
+    /// (`CLUSTER REPLICATE`), waiting until each replica has synced with
+    /// its primary.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start); also when a replica does not sync in time.
+    pub fn start_with_replicas(
+        primaries: usize,
+        replicas: usize,
+    ) -> Result<RedisCluster, TestingError> {
+        RedisCluster::start_with(RedisServer::builder(), primaries, replicas)
     }
 
     fn start_with(
         builder: RedisServerBuilder,
         primaries: usize,
+        per_primary: usize,
     ) -> Result<RedisCluster, TestingError> {
         if primaries == 0 || primaries > CLUSTER_SLOTS {
             return Err(TestingError::new(format!(
@@ -1071,10 +1096,19 @@ impl RedisCluster {
         for _ in 0..primaries {
             nodes.push(builder.clone().start()?);
         }
-        let cluster = RedisCluster { nodes };
+        let mut replicas = Vec::with_capacity(primaries * per_primary);
+        for _ in 0..primaries * per_primary {
+            replicas.push(builder.clone().start()?);
+        }
+        let cluster = RedisCluster {
+            nodes,
+            replicas,
+            per_primary,
+        };
         cluster.assign_slots()?;
         cluster.meet()?;
         cluster.wait_ok()?;
+        cluster.replicate()?;
         Ok(cluster)
     }
 
@@ -1094,7 +1128,52 @@ impl RedisCluster {
         &self.nodes
     }
 
-    /// `redis://127.0.0.1:PORT/` of every node, in slot order.
+    /// The replicas, [`replicas_per_primary`](Self::replicas_per_primary)
+    /// for each primary in the order of [`nodes`](Self::nodes): replica `i`
+    /// replicates `nodes()[i / replicas_per_primary()]` (as started; a
+    /// failover swaps the roles).
+    pub fn replicas(&self) -> &[RedisServer] {
+        &self.replicas
+    }
+
+    /// How many replicas each primary was given.
+    pub fn replicas_per_primary(&self) -> usize {
+        self.per_primary
+    }
+
+    /// Every node: the primaries, then the replicas.
+    pub fn all_nodes(&self) -> impl Iterator<Item = &RedisServer> {
+        self.nodes.iter().chain(&self.replicas)
+    }
+
+    /// The cluster's node id of `node` (`CLUSTER MYID`).
+    ///
+    /// # Errors
+    ///
+    /// When the node cannot be reached or does not answer.
+    pub fn node_id(node: &RedisServer) -> Result<String, TestingError> {
+        let mut con = Self::admin(node)?;
+        // CLUSTER MYID is 7.0+; the `myself` line of CLUSTER NODES is everywhere.
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut con)
+            .map_err(|e| {
+                TestingError::with_source(format!("CLUSTER NODES on port {}", node.port), e)
+            })?;
+        nodes
+            .lines()
+            .find(|l| l.split(' ').nth(2).is_some_and(|f| f.contains("myself")))
+            .and_then(|l| l.split(' ').next())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                TestingError::new(format!(
+                    "no `myself` line in CLUSTER NODES on port {}:\n{nodes}",
+                    node.port
+                ))
+            })
+    }
+
+    /// `redis://127.0.0.1:PORT/` of every primary, in slot order.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
     }
@@ -1145,7 +1224,7 @@ impl RedisCluster {
     fn meet(&self) -> Result<(), TestingError> {
         let first = &self.nodes[0];
         let mut con = Self::admin(first)?;
-        for node in &self.nodes[1..] {
+        for node in self.all_nodes().skip(1) {
             let mut cmd = redis::cmd("CLUSTER");
             cmd.arg("MEET").arg("127.0.0.1").arg(node.port);
             if let Some(bus) = node.bus_port {
@@ -1175,7 +1254,11 @@ impl RedisCluster {
         let ok = info_field(&info, "cluster_state") == Some("ok")
             && info_field(&info, "cluster_slots_assigned") == Some("16384")
             && info_field(&info, "cluster_known_nodes")
-                == Some(self.nodes.len().to_string().as_str());
+                == Some(
+                    (self.nodes.len() + self.replicas.len())
+                        .to_string()
+                        .as_str(),
+                );
         if ok {
             Ok(())
         } else {
@@ -1183,11 +1266,78 @@ impl RedisCluster {
         }
     }
 
+    /// Makes each replica replicate its primary and waits until each has
+    /// synced (`master_link_status:up`) and every node sees the roles.
+    fn replicate(&self) -> Result<(), TestingError> {
+        if self.replicas.is_empty() {
+            return Ok(());
+        }
+        for (i, replica) in self.replicas.iter().enumerate() {
+            let primary = Self::node_id(&self.nodes[i / self.per_primary])?;
+            let mut con = Self::admin(replica)?;
+            let () = redis::cmd("CLUSTER")
+                .arg("REPLICATE")
+                .arg(&primary)
+                .query(&mut con)
+                .map_err(|e| {
+                    TestingError::with_source(
+                        format!("CLUSTER REPLICATE {primary} on port {}", replica.port),
+                        e,
+                    )
+                })?;
+        }
+        let started = Instant::now();
+        for replica in &self.replicas {
+            loop {
+                let info: String = Self::admin(replica)
+                    .ok()
+                    .and_then(|mut con| redis::cmd("INFO").arg("replication").query(&mut con).ok())
+                    .unwrap_or_default();
+                if info_field(&info, "master_link_status") == Some("up") {
+                    break;
+                }
+                if started.elapsed() >= CLUSTER_TIMEOUT {
+                    return Err(TestingError::new(format!(
+                        "the replica on port {} did not sync within {}s; INFO replication:\n{info}",
+                        replica.port,
+                        CLUSTER_TIMEOUT.as_secs()
+                    )));
+                }
+                thread::sleep(Duration::from_millis(25));
+            }
+        }
+        // Every node must list each replica in CLUSTER SLOTS before a
+        // client reads the slot map: a node leaves out a replica until it
+        // has heard the replica's replication offset, and a client that
+        // reads the map before then never learns of that replica.
+        let all = self.nodes.len() + self.replicas.len();
+        loop {
+            let settled = self.all_nodes().all(|node| {
+                let slots: Vec<Vec<redis::Value>> = Self::admin(node)
+                    .ok()
+                    .and_then(|mut con| redis::cmd("CLUSTER").arg("SLOTS").query(&mut con).ok())
+                    .unwrap_or_default();
+                let listed: usize = slots.iter().map(|r| r.len().saturating_sub(2)).sum();
+                listed == all
+            });
+            if settled {
+                return self.wait_ok();
+            }
+            if started.elapsed() >= CLUSTER_TIMEOUT {
+                return Err(TestingError::new(format!(
+                    "not every node listed all {all} nodes in CLUSTER SLOTS within {}s",
+                    CLUSTER_TIMEOUT.as_secs()
+                )));
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     fn wait_ok(&self) -> Result<(), TestingError> {
         let started = Instant::now();
         loop {
             let mut waiting = None;
-            for node in &self.nodes {
+            for node in self.all_nodes() {
                 if let Err(info) = self.node_ok(node) {
                     waiting = Some((node.port, info));
                     break;
@@ -1548,6 +1698,7 @@ mod tests {
         let err = RedisCluster::start_with(
             RedisServer::builder().binary("/nonexistent/redlua-test/redis-server"),
             3,
+            0,
         )
         .unwrap_err();
         assert!(err.is_not_found());

@@ -140,8 +140,81 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
                 diagnostic,
             });
         }
+        if asm.errors.is_empty() {
+            out.extend(keyless_write(asm, &params, &mapper, &opts.targets, &out));
+        }
     }
     cap(out)
+}
+
+/// The start of the warning [`keyless_write`] gives; see
+/// [`Finding::is_keyless_write`].
+const KEYLESS_WRITE: &str = "a write in a script without keys: ";
+
+impl Finding {
+    /// True for the warning on a script that calls a write command but
+    /// declares no `%key` (and has neither `no-writes` nor `no-cluster`):
+    /// the runtime refuses its calls on a cluster connection.
+    pub fn is_keyless_write(&self) -> bool {
+        self.diagnostic.message.starts_with(KEYLESS_WRITE)
+    }
+}
+
+/// A script that writes but declares no `%key`: a cluster client sends it
+/// to a random node, and every node but the one owning the keys it writes
+/// refuses (`non local key`). Found by running the Lua check again as if
+/// the script had the `no-writes` flag, which reports each write command
+/// (so the write table is the checker's, for every target server); only
+/// for scripts without keys, so others pay nothing. One cluster warning
+/// per script is enough: none when the check already warned that a key is
+/// built from literals.
+fn keyless_write(
+    asm: &Assembled,
+    params: &[&str],
+    mapper: &Mapper<'_>,
+    targets: &Targets,
+    found: &[Finding],
+) -> Option<Finding> {
+    let has = |flag: &str| asm.flags.iter().any(|f| f == flag);
+    if asm.params.iter().any(|p| p.kind == ParamKind::Key) || has("no-writes") || has("no-cluster")
+    {
+        return None;
+    }
+    if found
+        .iter()
+        .any(|f| f.diagnostic.message.contains("Redis Cluster"))
+    {
+        return None;
+    }
+    let mut flags = asm.flags.clone();
+    flags.push("no-writes".to_string());
+    let declared = lua_check::Declared {
+        targets: Some(targets),
+        ..Default::default()
+    };
+    let write = lua_check::check_declared(&asm.source, params, &[], &flags, declared)
+        .into_iter()
+        .find(|i| {
+            i.message
+                .ends_with("is a write command, but the script has the `no-writes` flag")
+        })?;
+    let command = write.message.split('`').nth(1).unwrap_or("a write command");
+    let mut d = mapper.map(&write)?;
+    d.message = format!(
+        "{KEYLESS_WRITE}`{command}` writes, but no `%key` is declared: on Redis Cluster the \
+         call goes to a random node, which refuses keys it does not own, so redlua refuses \
+         the call on a cluster connection"
+    );
+    d.label = Some("a write with no declared key to route it".to_string());
+    d.help = Some(
+        "declare the keys it writes with `%key name` (they route the call to their node), or \
+         add `#!lua flags=no-cluster` if the script never runs on a cluster"
+            .to_string(),
+    );
+    Some(Finding {
+        severity: Severity::Warning,
+        diagnostic: d,
+    })
 }
 
 /// Findings shown per severity: past this, one more says how many were left

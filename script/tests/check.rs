@@ -199,3 +199,58 @@ fn a_huge_line_is_shown_as_a_window_around_the_finding() {
     let shown_line = e[0].lines().find(|l| l.starts_with("1 | ")).unwrap();
     assert_eq!(caret_line.find('^'), shown_line.find("nope"), "{}", e[0]);
 }
+
+fn warnings(asm: &Assembled, findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| f.render(asm))
+        .collect()
+}
+
+#[test]
+fn a_script_that_writes_without_keys_warns_at_its_first_write() {
+    let src = "%arg name str\n%return int\nlocal n = redis.call('GET', name)\n\
+               return redis.call('INCR', name)\n";
+    let (asm, f) = run(&[("lua/a.lua", src)]);
+    let w = warnings(&asm, &f);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].contains("`INCR` writes, but no `%key` is declared"),
+        "{}",
+        w[0]
+    );
+    assert!(w[0].contains("--> lua/a.lua:4:"), "{}", w[0]);
+    assert!(w[0].contains("flags=no-cluster"), "{}", w[0]);
+    assert!(f.iter().any(Finding::is_keyless_write));
+}
+
+#[test]
+fn no_keyless_write_warning_with_a_key_a_flag_or_no_write() {
+    for src in [
+        // A declared key routes the call.
+        "%key k\n%return int\nreturn redis.call('INCR', k)\n",
+        // Never on a cluster.
+        "#!lua flags=no-cluster\n%arg name str\n%return int\nreturn redis.call('INCR', name)\n",
+        // Reads only.
+        "%arg name str\n%return int?\nreturn redis.call('GET', name)\n",
+        "%return int\nreturn redis.call('DBSIZE')\n",
+    ] {
+        let (asm, f) = run(&[("lua/a.lua", src)]);
+        assert!(!f.iter().any(Finding::is_keyless_write), "{src}");
+        assert!(
+            warnings(&asm, &f).is_empty(),
+            "{src}: {:#?}",
+            warnings(&asm, &f)
+        );
+    }
+}
+
+#[test]
+fn a_literal_key_warning_is_the_only_cluster_warning() {
+    let src = "%return int\nreturn redis.call('INCR', 'counter')\n";
+    let (asm, f) = run(&[("lua/a.lua", src)]);
+    let w = warnings(&asm, &f);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(w[0].contains("key built from literals"), "{}", w[0]);
+}

@@ -96,6 +96,9 @@ impl Pipeline {
     /// trip; same results and errors as [`Pipeline::query`]. On Redis
     /// Cluster every key of the batch must hash to one slot; a batch across
     /// slots is refused before sending ([`BatchFailure::NotSent`](crate::BatchFailure::NotSent)).
+    /// While that slot is being migrated, redis-rs's cluster client resends
+    /// the whole batch after an `ASK`, which runs entries again: see the
+    /// README (Redis Cluster) for the `retries(0)` workaround.
     ///
     /// ```no_run
     /// use redlua::redis_script;

@@ -17,8 +17,10 @@ use redis::RedisError;
 
 use crate::batch::report::BatchError;
 use crate::script::Script;
+pub use cluster::{ClusterError, ClusterRefusal};
 
 pub(crate) mod classify;
+pub(crate) mod cluster;
 mod parse;
 mod render;
 
@@ -143,6 +145,10 @@ pub enum Error {
     /// transaction was discarded or aborted, or the connection failed. The
     /// [`BatchError`] says, entry by entry, which ran. Never retried.
     Batch(Box<BatchError>),
+    /// On a Redis Cluster connection, the call could not run as written
+    /// (its keys hash to several slots, or it writes without a `%key`);
+    /// nothing was sent.
+    Cluster(Box<ClusterError>),
 }
 
 /// Whether a failed call ran on the server ([`Error::outcome`]): what a
@@ -241,7 +247,7 @@ impl Error {
             Error::Redis { source, .. } => Outcome::of_redis_error(source),
             Error::Script(e) if e.is_compile_error() => Outcome::Refused,
             Error::Script(_) | Error::Reply(_) | Error::Decode(_) => Outcome::Ran,
-            Error::Encode(_) => Outcome::NotSent,
+            Error::Encode(_) | Error::Cluster(_) => Outcome::NotSent,
             Error::Batch(e) => e.outcome(),
         }
     }
@@ -255,6 +261,7 @@ impl Error {
             Error::Decode(e) => e.script_name(),
             Error::Encode(e) => e.script_name(),
             Error::Batch(e) => e.script_name(),
+            Error::Cluster(e) => e.script_name(),
         }
     }
 
@@ -266,6 +273,10 @@ impl Error {
             Error::Script(e) => Some(e.code()),
             Error::Reply(e) => Some(e.code()),
             Error::Decode(_) | Error::Encode(_) => None,
+            Error::Cluster(e) => Some(match e.kind() {
+                ClusterRefusal::CrossSlot => "CROSSSLOT",
+                ClusterRefusal::KeylessWrite => "",
+            }),
             Error::Batch(e) => e.code(),
         };
         code.filter(|c| !c.is_empty())
@@ -336,6 +347,15 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The [`ClusterError`], for [`Error::Cluster`]: why a cluster refused
+    /// the call before sending, with each key's slot.
+    pub fn as_cluster_error(&self) -> Option<&ClusterError> {
+        match self {
+            Error::Cluster(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl std::error::Error for Error {
@@ -381,6 +401,11 @@ impl From<Error> for RedisError {
                 text,
             )),
             Error::Batch(e) => e.into_redis_error(text),
+            Error::Cluster(_) => RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "refused on a cluster before sending",
+                text,
+            )),
         }
     }
 }

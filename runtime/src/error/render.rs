@@ -44,6 +44,7 @@ impl fmt::Display for Error {
             Error::Decode(e) => e.fmt(f),
             Error::Encode(e) => e.fmt(f),
             Error::Batch(e) => e.fmt(f),
+            Error::Cluster(e) => e.fmt(f),
         }
     }
 }

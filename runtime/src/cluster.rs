@@ -1,0 +1,194 @@
+//! What a call needs on Redis Cluster before it is sent: its keys in one
+//! slot, and a key to route a writing script by.
+//!
+//! # How a call knows it is on a cluster
+//!
+//! `invoke` and `invoke_async` take any `C: ConnectionLike + ?Sized`, with
+//! no `'static` bound, so `Any` cannot tell the connection's type. Its
+//! [`std::any::type_name`] can: redis-rs's two cluster connections (sync
+//! and async) are recognised by name, with their generic parameters cut
+//! off. The name is a compile-time constant, so for every other
+//! connection the test folds to `false` and the single-server path pays
+//! nothing: no slot is hashed, no key looked at. A wrapper type (a pool's
+//! connection, [`RoundTrips`](crate::testing::RoundTrips)) is not
+//! recognised: its calls go out unchecked and the server's `CROSSSLOT` or
+//! `non local key` answers them, as without this check (nothing runs then
+//! either). The test `cluster_connections_are_recognised_by_name` fails if
+//! redis-rs renames its types.
+//!
+//! Slots are redis-rs's own ([`redis::cluster_routing::Slot::for_key`],
+//! CRC16 with the `{hash tag}` rule), so redlua and the cluster client
+//! always agree on where a key lives.
+
+use redis::cluster_routing::Slot;
+use redis::{Cmd, RedisResult, Value};
+
+use crate::call::{load_cmd, Call};
+use crate::error::classify;
+use crate::error::{ClusterError, ClusterRefusal, Error};
+use crate::Script;
+
+/// `type_name` of `redis::cluster::ClusterConnection`, without generics.
+const SYNC_CLUSTER: &str = "redis::cluster_handling::sync_connection::ClusterConnection";
+/// `type_name` of `redis::cluster_async::ClusterConnection`, without generics.
+const ASYNC_CLUSTER: &str = "redis::cluster_handling::async_connection::ClusterConnection";
+
+/// True when `C` is one of redis-rs's cluster connections.
+#[inline(always)]
+pub(crate) fn is_cluster<C: ?Sized>() -> bool {
+    let name = std::any::type_name::<C>();
+    let is = |base: &str| {
+        name.len() >= base.len()
+            && name.as_bytes()[..base.len()] == *base.as_bytes()
+            && matches!(name.as_bytes().get(base.len()), None | Some(b'<'))
+    };
+    is(SYNC_CLUSTER) || is(ASYNC_CLUSTER)
+}
+
+/// Refuses, before sending, a call the cluster cannot run as written: keys
+/// in more than one slot, or a writing script without keys. A no-op (and
+/// free) on any other connection.
+#[inline(always)]
+pub(crate) fn check_call<C: ?Sized>(script: &'static Script, cmd: &Cmd) -> Result<(), Error> {
+    if is_cluster::<C>() {
+        check_on_cluster(script, cmd)
+    } else {
+        Ok(())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn check_on_cluster(script: &'static Script, cmd: &Cmd) -> Result<(), Error> {
+    // `EVALSHA[_RO] sha numkeys keys... args...`, as `Builder` writes it.
+    let args = || {
+        cmd.args_iter().map(|a| match a {
+            redis::Arg::Simple(a) => a,
+            _ => &[][..],
+        })
+    };
+    let numkeys = args()
+        .nth(2)
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    if numkeys == 0 {
+        if script.writes_without_keys() {
+            return Err(refusal(script, ClusterRefusal::KeylessWrite, Vec::new()));
+        }
+        return Ok(());
+    }
+    if numkeys == 1 {
+        return Ok(());
+    }
+    let keys = args().skip(3).take(numkeys);
+    let mut slots = keys.clone().map(Slot::for_key);
+    let first = slots.next();
+    if slots.all(|s| Some(s) == first) {
+        return Ok(());
+    }
+    let keys = keys.map(|k| (k.to_vec(), slot_number(k))).collect();
+    Err(refusal(script, ClusterRefusal::CrossSlot, keys))
+}
+
+/// True when the `SCRIPT LOAD` + `EVALSHA` batch of a `NOSCRIPT` retry
+/// ended on a redirect: the slot is migrating and the batch, sent to the
+/// slot's owner, was sent on (`ASK`) to a node that lacks the script, or
+/// bounced between the two until the client gave up. A redirect reply
+/// means the node did not run the call, so it may be sent again.
+pub(crate) fn redirected(replies: &RedisResult<Vec<Value>>) -> bool {
+    let redirect = |code: Option<&str>| matches!(code, Some("ASK" | "MOVED"));
+    match replies {
+        Err(e) => redirect(e.code()),
+        Ok(replies) => replies.iter().any(|r| match r {
+            Value::ServerError(e) => redirect(Some(e.code())),
+            _ => false,
+        }),
+    }
+}
+
+/// The heal of [`redirected`]: `SCRIPT LOAD` alone, which the cluster
+/// client sends to every primary (the importing node is one), then the
+/// call alone, which the client sends on after an `ASK` with `ASKING`.
+impl<T> Call<T> {
+    pub(crate) fn load_everywhere_and_call<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
+        let loaded = con.req_packed_command(&load_cmd(self.script).get_packed_command());
+        self.loaded(loaded)?;
+        self.finish(con.req_packed_command(&self.cmd.get_packed_command()))
+    }
+
+    #[cfg(feature = "aio")]
+    pub(crate) async fn load_everywhere_and_call_async<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
+        let loaded = con.req_packed_command(&load_cmd(self.script)).await;
+        self.loaded(loaded)?;
+        self.finish(con.req_packed_command(&self.cmd).await)
+    }
+
+    /// The `SCRIPT LOAD`'s refusal, if any (its SHA1 is the compile-time
+    /// one; a mismatch would show as `NOSCRIPT` on the call).
+    fn loaded(&self, reply: RedisResult<Value>) -> Result<(), Error> {
+        match reply {
+            Ok(Value::ServerError(e)) => Err(classify::from_server_error(self.script, &e)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify::from_redis(self.script, e)),
+        }
+    }
+}
+
+fn refusal(script: &'static Script, kind: ClusterRefusal, keys: Vec<(Vec<u8>, u16)>) -> Error {
+    Error::Cluster(Box::new(ClusterError { script, kind, keys }))
+}
+
+/// The hash slot of `key` as a number, for people to read. redis-rs keeps
+/// the number of a [`Slot`] private; its `Debug` is `Slot(N)`. Only an
+/// error's text needs the number (the check itself compares `Slot`s), and
+/// a test checks it against the server's `CLUSTER KEYSLOT`.
+pub(crate) fn slot_number(key: &[u8]) -> u16 {
+    let debug = format!("{:?}", Slot::for_key(key));
+    debug
+        .trim_start_matches("Slot(")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap_or(u16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_numbers_are_the_servers() {
+        // Known CLUSTER KEYSLOT answers.
+        assert_eq!(slot_number(b"foo"), 12182);
+        assert_eq!(slot_number(b"bar"), 5061);
+        assert_eq!(
+            slot_number(b"{user1000}.following"),
+            slot_number(b"user1000")
+        );
+        assert_eq!(slot_number(b"{}foo"), 9500);
+    }
+
+    #[test]
+    fn cluster_connections_are_recognised_by_name() {
+        assert!(is_cluster::<redis::cluster::ClusterConnection>());
+        assert!(is_cluster::<
+            redis::cluster::ClusterConnection<redis::Connection>,
+        >());
+        #[cfg(feature = "cluster-async")]
+        assert!(is_cluster::<redis::cluster_async::ClusterConnection>());
+    }
+
+    #[test]
+    fn single_server_connections_are_not_clusters() {
+        assert!(!is_cluster::<redis::Connection>());
+        assert!(!is_cluster::<redis::aio::MultiplexedConnection>());
+        assert!(!is_cluster::<dyn redis::ConnectionLike>());
+        assert!(!is_cluster::<crate::call::tests_support::Unreachable>());
+    }
+}
