@@ -10,6 +10,7 @@
 //!   sandbox, flags, writes under `no-writes`, warnings) as [`Finding`]s;
 //! - [`diag`]: rustc-style rendering (`--> file:line:col`, the line, a caret);
 //! - [`rust_decl`]: the Rust declaration that fits a header, ready to paste.
+//! - [`function`]: the assembled script as a Redis Functions library.
 //!
 //! The proc-macro `#[redis_script]` is glue over this crate; the `redlua`
 //! CLI and the fuzz targets use it too, so all three report the same thing.
@@ -29,6 +30,7 @@ pub mod assemble;
 pub mod check;
 pub mod diag;
 pub mod dialect;
+pub mod function;
 pub mod header;
 mod long_bracket;
 pub mod lua_check;

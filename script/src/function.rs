@@ -1,0 +1,209 @@
+//! An assembled script as a Redis Functions library (`FUNCTION LOAD`),
+//! for `#[redis_function]`: pure text in, text out.
+//!
+//! The library registers one function whose callback is the assembled
+//! script, unchanged, as the body of `function(KEYS, ARGV)`: the body sees
+//! `KEYS` and `ARGV` as it does under `EVAL` (as the callback's parameters
+//! instead of globals), so the same checked text runs both ways. The
+//! script's `#!lua flags=` line becomes the function's `flags`.
+//!
+//! Names are content-addressed: the library and its function are both
+//! named `<rust name>_<16 hex>`, where the hex is the start of the SHA1 of
+//! the library text written with a placeholder for the name. Two builds
+//! whose script differs in one byte (or in a flag, or in the crate that
+//! declares it) load two libraries side by side; a caller can never run
+//! another build's body under its own name.
+
+/// A library ready for `FUNCTION LOAD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Library {
+    /// The library's and its one function's name (`create_status_3f9a1c2e0b4d5a6f`).
+    pub name: String,
+    /// The whole library, `#!lua name=...` first.
+    pub text: String,
+    /// How many lines the library has before line 1 of the assembled
+    /// script (the script's line `n` is the library's line `n + offset`):
+    /// 1 when the script has no `#!lua` line, 0 when it has one (the
+    /// library's own `#!lua name=` line takes its place).
+    pub line_offset: usize,
+}
+
+/// The mark that starts every function description redlua writes; with the
+/// crate name after it, it is how pruning recognises a library as one it
+/// loaded for a crate of the program.
+pub const DESCRIPTION_PREFIX: &str = "redlua ";
+
+/// How many hex digits of the SHA1 a name carries: 64 bits, so two versions
+/// of one script practically never share a name.
+pub const HASH_DIGITS: usize = 16;
+
+/// What [`library`] puts where the name goes before hashing.
+const PLACEHOLDER: &str = "{name}";
+
+/// The library for the assembled script `source` (with its shebang
+/// `flags`) declared as `rust_name` in crate `crate_name`, from the file
+/// `path` (both shown in the function's description, for people reading
+/// `FUNCTION LIST`).
+pub fn library(
+    source: &str,
+    flags: &[String],
+    rust_name: &str,
+    crate_name: &str,
+    path: &str,
+) -> Library {
+    // The shebang is the library's first line; the script's own (flags
+    // only) is dropped, its flags go to `register_function`, and the
+    // callback opens on the same line so every later line keeps its number.
+    let (body, line_offset) = match source.strip_prefix("#!") {
+        Some(_) => (source.split_once('\n').map_or("", |(_, rest)| rest), 0),
+        None => (source, 1),
+    };
+    let flags: Vec<String> = flags.iter().map(|f| lua_string(f)).collect();
+    let description = lua_string(&format!("{DESCRIPTION_PREFIX}{crate_name} {path}"));
+    // The closing `end` stands on a line of its own: the script's last
+    // line may be a comment.
+    let newline = if body.is_empty() || body.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    let template = format!(
+        "#!lua name={PLACEHOLDER}\n\
+         redis.register_function{{function_name='{PLACEHOLDER}', flags={{{}}}, \
+         description={description}, callback=function(KEYS, ARGV) {body}{newline}end}}\n",
+        flags.join(", ")
+    );
+    let hash = crate::sha1_hex(&template);
+    let name = format!("{}_{}", ident(rust_name), &hash[..HASH_DIGITS]);
+    Library {
+        text: template.replace(PLACEHOLDER, &name),
+        name,
+        line_offset,
+    }
+}
+
+/// `name` with every character Redis refuses in a library or function
+/// name (anything but ASCII letters, digits and `_`) made `_`.
+fn ident(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// A single-quoted Lua string literal of `s`.
+fn lua_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// True when `name` has the shape of a name [`library`] gives:
+/// `<letters, digits, _>_<16 lowercase hex>`.
+pub fn is_library_name(name: &str) -> bool {
+    let Some((stem, hash)) = name.rsplit_once('_') else {
+        return false;
+    };
+    hash.len() == HASH_DIGITS
+        && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !stem.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lib(source: &str, flags: &[&str]) -> Library {
+        let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        library(source, &flags, "count", "app", "lua/count.lua")
+    }
+
+    #[test]
+    fn a_script_without_flags_opens_the_callback_on_line_two() {
+        let l = lib("local n = KEYS[1]\nreturn redis.call('INCR', n)\n", &[]);
+        let expected = format!(
+            "#!lua name={0}\n\
+             redis.register_function{{function_name='{0}', flags={{}}, \
+             description='redlua app lua/count.lua', callback=function(KEYS, ARGV) local n = KEYS[1]\n\
+             return redis.call('INCR', n)\n\
+             end}}\n",
+            l.name
+        );
+        assert_eq!(l.text, expected);
+        assert_eq!(l.line_offset, 1);
+        // Line 2 of the script is line 3 of the library.
+        assert_eq!(
+            l.text.lines().nth(2 + l.line_offset - 1),
+            Some("return redis.call('INCR', n)")
+        );
+    }
+
+    #[test]
+    fn the_shebang_becomes_flags_and_lines_keep_their_numbers() {
+        let src = "#!lua flags=no-writes,allow-stale\nlocal k = KEYS[1]\nreturn redis.call('GET', k) -- last";
+        let l = lib(src, &["no-writes", "allow-stale"]);
+        assert_eq!(l.line_offset, 0);
+        let lines: Vec<&str> = l.text.lines().collect();
+        assert_eq!(lines[0], format!("#!lua name={}", l.name));
+        assert!(
+            lines[1].contains("flags={'no-writes', 'allow-stale'}"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].ends_with("callback=function(KEYS, ARGV) local k = KEYS[1]"));
+        assert_eq!(lines[2], "return redis.call('GET', k) -- last");
+        // A trailing comment cannot swallow the closing `end`.
+        assert_eq!(lines[3], "end}");
+    }
+
+    #[test]
+    fn names_are_content_addressed() {
+        let a = lib("return 1\n", &[]);
+        assert_eq!(a, lib("return 1\n", &[]));
+        assert!(a.name.starts_with("count_"), "{}", a.name);
+        assert!(is_library_name(&a.name), "{}", a.name);
+        let others = [
+            lib("return 2\n", &[]),
+            lib("#!lua flags=no-writes\nreturn 1\n", &["no-writes"]),
+            library("return 1\n", &[], "count", "other_app", "lua/count.lua"),
+            library("return 1\n", &[], "count2", "app", "lua/count.lua"),
+        ];
+        for b in &others {
+            assert_ne!(a.name, b.name);
+            assert!(is_library_name(&b.name), "{}", b.name);
+        }
+    }
+
+    #[test]
+    fn names_and_descriptions_are_made_safe() {
+        let l = library("return 1", &[], "größe", "app", "lua/it's\\.lua");
+        assert!(l.name.starts_with("gr__e_"), "{}", l.name);
+        assert!(
+            l.text.contains(r"description='redlua app lua/it\'s\\.lua'"),
+            "{}",
+            l.text
+        );
+        assert!(l.text.ends_with("return 1\nend}\n"), "{}", l.text);
+    }
+
+    #[test]
+    fn library_names() {
+        assert!(is_library_name("create_status_3f9a1c2e0b4d5a6f"));
+        assert!(!is_library_name("create_status_3f9a1c2e"));
+        assert!(!is_library_name("_3f9a1c2e0b4d5a6f"));
+        assert!(!is_library_name("create_status_3F9A1C2E0B4D5A6F"));
+        assert!(!is_library_name("mylib"));
+        assert!(!is_library_name("a-b_3f9a1c2e0b4d5a6f"));
+    }
+}
