@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use crate::parse::Input;
+use crate::parse::{Input, Kind};
 use crate::validate::Checked;
 use redlua_script::assemble::{Origin, ParamKind};
 use redlua_script::header::Type as HType;
@@ -99,13 +99,16 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             }
             count.push(quote!(+ #n));
             let body = encode(quote_spanned!(span=> &__redlua_v));
+            // The loop variable is bound with the span it is used with, so
+            // a declaration written by a `macro_rules!` (whose tokens carry
+            // that macro's hygiene) still sees it.
             if is_key {
-                quote!(
+                quote_spanned!(span=>
                     for __redlua_v in &mut #it { #body }
                     #it.check(&mut #b, #param_name);
                 )
             } else {
-                quote!(for __redlua_v in #it { #body })
+                quote_spanned!(span=> for __redlua_v in #it { #body })
             }
         } else {
             if is_key {
@@ -143,6 +146,19 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     // module does not have: so the function owns its own copy of the
     // script (the data is all constants; the linker shares the text), and
     // the public handle, which `load_all` registers, another.
+    // A function's library is generated here, at compile time, from the
+    // same assembled text the checks ran on.
+    let library = (input.kind == Kind::Function).then(|| {
+        // The package, not the crate target: a deploy versions a package,
+        // and pruning spares the libraries of other programs by it.
+        let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+        redlua_script::function::library(&asm.source, &asm.flags, &name, &package, path)
+    });
+    let as_function = library.as_ref().map(|l| {
+        let (lib_name, text) = (&l.name, Literal::string(&l.text));
+        let offset = l.line_offset as u32;
+        quote!(.__function(#lib_name, #text, #offset))
+    });
     let script = quote! {
         ::redlua::__private::Script::__new(
             #name,
@@ -155,12 +171,21 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             &[#(#includes),*],
         )
         #keyless_write
+        #as_function
     };
     // Appended to the user's own docs, so the rendered page says what runs.
-    let runs_doc = format!(
-        " Runs `{path}` (SHA1 `{sha}`) with `{}`; the script is [`{script_static}`].",
-        if read_only { "EVALSHA_RO" } else { "EVALSHA" }
-    );
+    let runs_doc = match &library {
+        None => format!(
+            " Runs `{path}` (SHA1 `{sha}`) with `{}`; the script is [`{script_static}`].",
+            if read_only { "EVALSHA_RO" } else { "EVALSHA" }
+        ),
+        Some(l) => format!(
+            " Runs `{path}` as the Redis Function `{}` with `{}` (loaded with \
+             `FUNCTION LOAD`); the script is [`{script_static}`].",
+            l.name,
+            if read_only { "FCALL_RO" } else { "FCALL" }
+        ),
+    };
     quote! {
         #[doc = #script_doc]
         #vis const #script_static: &'static ::redlua::Script = {

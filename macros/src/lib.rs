@@ -11,7 +11,19 @@ use proc_macro::TokenStream;
 /// See `redlua::redis_script`.
 #[proc_macro_attribute]
 pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item = match parse::parse_item(item.clone().into()) {
+    run(parse::Kind::Script, attr, item)
+}
+
+/// See `redlua::redis_function`.
+#[proc_macro_attribute]
+pub fn redis_function(attr: TokenStream, item: TokenStream) -> TokenStream {
+    run(parse::Kind::Function, attr, item)
+}
+
+/// Both attributes take the same path through every phase; only the
+/// expansion tells a function from a script.
+fn run(kind: parse::Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = match parse::parse_item(kind, item.clone().into()) {
         Ok(item) => item,
         Err(e) => {
             // Still emit the user's item so its callers type-check.
@@ -21,7 +33,7 @@ pub fn redis_script(attr: TokenStream, item: TokenStream) -> TokenStream {
             return out.into();
         }
     };
-    let input = match parse::parse(attr.into(), item.clone()) {
+    let input = match parse::parse(kind, attr.into(), item.clone()) {
         Ok(input) => input,
         Err(e) => {
             let mut out = e.to_compile_error();

@@ -269,7 +269,7 @@ impl<T> Call<T> {
                 // The SCRIPT LOAD's own reply decides, not the call's: a
                 // script that ran and failed is still loaded.
                 let load = replies.as_ref().ok().and_then(|r| r.first());
-                if load.is_some_and(|v| !matches!(v, Value::ServerError(_))) {
+                if load.is_some_and(|v| !self.load_failed(v)) {
                     leader.loaded();
                 }
                 if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
@@ -331,16 +331,24 @@ impl<T> Call<T> {
         match (replies.next(), replies.next()) {
             // The load failed (e.g. NOPERM on SCRIPT LOAD, or the script does
             // not compile): that error says more than the call's NOSCRIPT.
-            (Some(Value::ServerError(e)), _) => Err(classify::from_server_error(self.script, &e)),
+            (Some(Value::ServerError(e)), _) if !crate::load::already_loaded(self.script, &e) => {
+                Err(classify::from_server_error(self.script, &e))
+            }
             (Some(_), Some(reply)) => self.finish(Ok(reply)),
             _ => Err(classify::from_redis(
                 self.script,
                 redis::RedisError::from((
                     redis::ErrorKind::Client,
-                    "SCRIPT LOAD + EVALSHA pipeline returned fewer than two replies",
+                    "load + call pipeline returned fewer than two replies",
                 )),
             )),
         }
+    }
+
+    /// True when the reply to the load sent with a call is a refusal; a
+    /// function's library that another caller loaded first is no failure.
+    fn load_failed(&self, reply: &Value) -> bool {
+        matches!(reply, Value::ServerError(e) if !crate::load::already_loaded(self.script, e))
     }
 
     #[inline]
@@ -380,9 +388,14 @@ pub(crate) fn fail_to_error(script: &'static Script, fail: Fail) -> Error {
     }
 }
 
+/// `SCRIPT LOAD <source>`, or `FUNCTION LOAD <library>` for a function.
 pub(crate) fn load_cmd(script: &Script) -> Cmd {
-    let mut cmd = redis::cmd("SCRIPT");
-    cmd.arg("LOAD").arg(script.source());
+    let mut cmd = redis::cmd(if script.is_function() {
+        "FUNCTION"
+    } else {
+        "SCRIPT"
+    });
+    cmd.arg("LOAD").arg(script.load_text());
     cmd
 }
 
@@ -486,12 +499,22 @@ impl Builder {
     pub fn new(script: &'static Script, numkeys: usize, argc: usize) -> Builder {
         // Sized up front so encoding does not reallocate for typical values.
         let mut cmd = Cmd::with_capacity(3 + argc, 64 + 24 * argc);
-        cmd.arg(if script.is_read_only() {
-            "EVALSHA_RO"
-        } else {
-            "EVALSHA"
-        })
-        .arg(script.sha1())
+        match script.function_name() {
+            Some(name) => cmd
+                .arg(if script.is_read_only() {
+                    "FCALL_RO"
+                } else {
+                    "FCALL"
+                })
+                .arg(name),
+            None => cmd
+                .arg(if script.is_read_only() {
+                    "EVALSHA_RO"
+                } else {
+                    "EVALSHA"
+                })
+                .arg(script.sha1()),
+        }
         .arg(numkeys);
         Builder {
             script,

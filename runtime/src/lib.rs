@@ -73,6 +73,7 @@ mod cluster_load;
 mod decode;
 mod encode;
 mod error;
+mod functions;
 mod load;
 // Only the async path shares reloads (a sync connection serves one caller).
 #[cfg_attr(not(feature = "aio"), allow(dead_code))]
@@ -94,6 +95,9 @@ pub use error::EncodeError;
 pub use error::{
     ClusterError, ClusterRefusal, DecodeError, Error, Outcome, ReplyError, ScriptError,
 };
+pub use functions::prune_functions;
+#[cfg(feature = "aio")]
+pub use functions::prune_functions_async;
 pub use load::{load, load_all, scripts};
 #[cfg(feature = "aio")]
 pub use load::{load_all_async, load_async};
@@ -195,6 +199,50 @@ pub use redis;
 /// # Ok(()) }
 /// ```
 pub use redlua_macros::redis_script;
+
+/// Generates a typed function that runs a Lua script file as a Redis
+/// Function (`FCALL`), Redis 7.0+ and Valkey.
+///
+/// The same `.lua` file, header language, checks and signature as
+/// [`redis_script`]: switching a script between `EVALSHA` and Functions
+/// is changing the attribute. At compile time the assembled script becomes
+/// a library with one function (the script is its body, its `#!lua
+/// flags=` its flags); both are named after the Rust function and a hash
+/// of the library text, `multiply_<16 hex>`
+/// ([`Script::function_name`]), so every version of a script has a name
+/// of its own and two versions of a program deployed side by side never
+/// call each other's code.
+///
+/// A call is one `FCALL` (`FCALL_RO` for a `no-writes` script); when the
+/// server does not have the function (never loaded, `FUNCTION FLUSH`, a
+/// restart without persistence, a replica promoted without it) `FUNCTION
+/// LOAD` and `FCALL` are sent together, one extra round trip, as for
+/// scripts. [`load`] and [`load_all`] load functions too (a library that
+/// is already there is success: same name, same text), [`pipe`] loads
+/// them inside the batch, and [`prune_functions`] deletes the libraries
+/// of versions no longer compiled in. Errors name the `.lua` file and line
+/// as for scripts.
+///
+/// ```
+/// use redlua::redis_function;
+///
+/// /// Multiplies the number stored at `key`.
+/// #[redis_function("multiply.lua")]
+/// pub fn multiply(key: &str, multiplier: i64) -> i64;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "testing")] {
+/// # let server = redlua::testing::RedisServer::start()?;
+/// # if server.server_version().has_functions() {
+/// # let mut con = server.connection();
+/// redis::cmd("SET").arg("counter").arg(4).exec(&mut con)?;
+/// assert_eq!(multiply("counter", 3).invoke(&mut con)?, 12);
+/// assert!(MULTIPLY.function_name().unwrap().starts_with("multiply_"));
+/// # }
+/// # }
+/// # Ok(()) }
+/// ```
+pub use redlua_macros::redis_function;
 
 /// Used by generated code. Not public API: anything here may change in any
 /// release.

@@ -103,7 +103,7 @@ where
     if !con.supports_pipelining() {
         return load_one_by_one(con, &distinct);
     }
-    let mut packed = Vec::with_capacity(distinct.iter().map(|s| s.source().len() + 48).sum());
+    let mut packed = Vec::with_capacity(distinct.iter().map(|s| s.load_text().len() + 48).sum());
     for script in &distinct {
         write_load(&mut packed, script);
     }
@@ -119,7 +119,7 @@ where
 {
     let mut replies = Vec::with_capacity(scripts.len());
     for script in scripts {
-        let mut packed = Vec::with_capacity(script.source().len() + 48);
+        let mut packed = Vec::with_capacity(script.load_text().len() + 48);
         write_load(&mut packed, script);
         replies.push(load_reply(script, con.req_packed_command(&packed))?);
     }
@@ -215,7 +215,7 @@ pub(crate) fn distinct(scripts: impl Iterator<Item = &'static Script>) -> Vec<&'
     let mut out: Vec<&'static Script> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for script in scripts {
-        if seen.insert(script.sha1()) {
+        if seen.insert(script.load_key()) {
             out.push(script);
         }
     }
@@ -277,41 +277,69 @@ impl fmt::Display for LoadFailure {
                 None => f.write_str(e.code()),
             },
             LoadFailure::Mismatch { expected, got } => {
-                write!(f, "the server answered {got}, expected SHA1 {expected}")
+                if !expected.contains('_') {
+                    write!(f, "the server answered {got}, expected SHA1 {expected}")
+                } else {
+                    write!(f, "the server answered {got}, expected library {expected}")
+                }
             }
         }
     }
 }
 
-/// `None` when `reply` is the script's SHA1.
+/// `None` when `reply` is the script's SHA1, or for a function its
+/// library's name (or the server's "already exists" for that name: the
+/// name is a hash of the text, so the loaded library is this one).
 pub(crate) fn load_failure(script: &'static Script, reply: &Value) -> Option<LoadFailure> {
+    let expected = script.function_name().unwrap_or(script.sha1());
     let got: &[u8] = match reply {
+        Value::ServerError(e) if already_loaded(script, e) => return None,
         Value::ServerError(e) => return Some(LoadFailure::Error(e.clone())),
         Value::BulkString(b) => b,
         Value::SimpleString(s) => s.as_bytes(),
         Value::VerbatimString { text, .. } => text.as_bytes(),
         other => {
             return Some(LoadFailure::Mismatch {
-                expected: script.sha1(),
+                expected,
                 got: format!("{other:?}").chars().take(80).collect(),
             })
         }
     };
-    if got.eq_ignore_ascii_case(script.sha1().as_bytes()) {
+    if got.eq_ignore_ascii_case(expected.as_bytes()) {
         None
     } else {
         Some(LoadFailure::Mismatch {
-            expected: script.sha1(),
+            expected,
             got: String::from_utf8_lossy(got).chars().take(80).collect(),
         })
     }
 }
 
-/// Appends `SCRIPT LOAD <source>` in RESP, without building a `Cmd` (no
-/// copy of the source).
+/// True when `e`, the reply to a function's `FUNCTION LOAD`, says its
+/// library is loaded already: `ERR Library '<name>' already exists`, the
+/// same text on Redis 7.0-8.2 and Valkey 8-9. The name is a hash of the
+/// text, so that library is this one: the load succeeded.
+pub(crate) fn already_loaded(script: &Script, e: &ServerError) -> bool {
+    let Some(name) = script.function_name() else {
+        return false;
+    };
+    e.code() == "ERR"
+        && e.details().is_some_and(|d| {
+            d.strip_prefix("Library '")
+                .and_then(|d| d.strip_suffix("' already exists"))
+                == Some(name)
+        })
+}
+
+/// Appends `SCRIPT LOAD <source>` (`FUNCTION LOAD <library>` for a
+/// function) in RESP, without building a `Cmd` (no copy of the source).
 pub(crate) fn write_load(buf: &mut Vec<u8>, script: &Script) {
-    let source = script.source().as_bytes();
-    buf.extend_from_slice(b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$");
+    let source = script.load_text().as_bytes();
+    buf.extend_from_slice(if script.is_function() {
+        b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$"
+    } else {
+        b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$"
+    });
     buf.extend_from_slice(source.len().to_string().as_bytes());
     buf.extend_from_slice(b"\r\n");
     buf.extend_from_slice(source);

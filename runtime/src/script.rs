@@ -36,18 +36,35 @@ pub struct Script {
     /// Coalesces the async callers' reload after a cache miss.
     #[cfg_attr(not(feature = "aio"), allow(dead_code))]
     reload: crate::reload::Reload,
+    /// Set for `#[redis_function]`: run with `FCALL`, load with
+    /// `FUNCTION LOAD`.
+    function: Option<Function>,
+}
+
+/// How a `#[redis_function]` script is known to the server.
+#[derive(Debug, Clone, Copy)]
+struct Function {
+    /// The library's and its function's name.
+    name: &'static str,
+    /// The library text for `FUNCTION LOAD`.
+    library: &'static str,
+    /// Library lines before line 1 of [`Script::source`].
+    line_offset: u32,
 }
 
 // Not derived: the source and the line map would flood every error's
 // `{:?}` (a batch error holds one `Script` per entry).
 impl std::fmt::Debug for Script {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Script")
-            .field("name", &self.name)
+        let mut d = f.debug_struct("Script");
+        d.field("name", &self.name)
             .field("path", &self.path)
             .field("sha1", &self.sha)
-            .field("read_only", &self.read_only)
-            .finish_non_exhaustive()
+            .field("read_only", &self.read_only);
+        if let Some(name) = self.function_name() {
+            d.field("function", &name);
+        }
+        d.finish_non_exhaustive()
     }
 }
 
@@ -76,6 +93,79 @@ impl Script {
             lines,
             includes,
             reload: crate::reload::Reload::new(),
+            function: None,
+        }
+    }
+
+    /// Makes the script a Redis Function: `name` is its library's and its
+    /// function's name, `library` the text for `FUNCTION LOAD`, in which
+    /// line `n` of [`Script::source`] is line `n + line_offset`. Generated
+    /// code chains it onto [`Script::__new`]; not public API.
+    #[doc(hidden)]
+    pub const fn __function(
+        mut self,
+        name: &'static str,
+        library: &'static str,
+        line_offset: u32,
+    ) -> Script {
+        self.function = Some(Function {
+            name,
+            library,
+            line_offset,
+        });
+        self
+    }
+
+    /// True for a script declared with `#[redis_function]`: it runs with
+    /// `FCALL` (`FCALL_RO` when read-only) and is loaded with
+    /// `FUNCTION LOAD`.
+    pub fn is_function(&self) -> bool {
+        self.function.is_some()
+    }
+
+    /// For a `#[redis_function]` script, the name of its library and of
+    /// the one function in it (`create_status_3f9a1c2e0b4d5a6f`): the Rust
+    /// name and 16 hex digits of a hash of the library's text, so each
+    /// version of the script has its own name.
+    pub fn function_name(&self) -> Option<&'static str> {
+        self.function.map(|f| f.name)
+    }
+
+    /// For a `#[redis_function]` script, the library text `FUNCTION LOAD`
+    /// is sent: [`Script::source`] as the body of the registered function.
+    pub fn library(&self) -> Option<&'static str> {
+        self.function.map(|f| f.library)
+    }
+
+    /// The text the server loads: the library of a function, else the
+    /// script.
+    pub(crate) fn load_text(&self) -> &'static str {
+        self.function.map_or(self.source, |f| f.library)
+    }
+
+    /// `SCRIPT LOAD` or `FUNCTION LOAD`, for messages.
+    pub(crate) fn load_command(&self) -> &'static str {
+        if self.is_function() {
+            "FUNCTION LOAD"
+        } else {
+            "SCRIPT LOAD"
+        }
+    }
+
+    /// What the server knows the loaded code by: two scripts with equal
+    /// keys need one load. A script and a function of the same text are
+    /// two loads.
+    pub(crate) fn load_key(&self) -> (&'static str, Option<&'static str>) {
+        (self.sha, self.function_name())
+    }
+
+    /// The line of [`Script::source`] that line `line` of the library is
+    /// (the line a server names in a function's error); `line` itself for
+    /// a script.
+    pub(crate) fn source_line_of_loaded(&self, line: usize) -> Option<usize> {
+        match self.function {
+            Some(f) => line.checked_sub(f.line_offset as usize).filter(|&n| n > 0),
+            None => Some(line),
         }
     }
 

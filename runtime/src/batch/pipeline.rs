@@ -421,5 +421,5 @@ impl Pipeline {
 }
 
 pub(super) fn same_script(a: &Script, b: &Script) -> bool {
-    std::ptr::eq(a, b) || a.sha1() == b.sha1()
+    std::ptr::eq(a, b) || a.load_key() == b.load_key()
 }

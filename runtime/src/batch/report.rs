@@ -527,7 +527,12 @@ impl fmt::Display for BatchError {
         // With NOSCRIPT, the entries' reasons already quote their load's error.
         if self.kind != BatchFailure::NoScript {
             for (script, why) in &self.load_failures {
-                write!(f, "\n    SCRIPT LOAD of `{}`: {why}", script.name())?;
+                write!(
+                    f,
+                    "\n    {} of `{}`: {why}",
+                    script.load_command(),
+                    script.name()
+                )?;
             }
         }
         if self

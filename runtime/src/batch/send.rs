@@ -198,7 +198,11 @@ impl Pipeline {
     fn packed(&self) -> Vec<u8> {
         let loads = self.loads();
         let mut buf = Vec::with_capacity(
-            loads.iter().map(|s| s.source().len() + 48).sum::<usize>() + 64 * self.items.len(),
+            loads
+                .iter()
+                .map(|s| s.load_text().len() + 48)
+                .sum::<usize>()
+                + 64 * self.items.len(),
         );
         if self.atomic {
             buf.extend_from_slice(MULTI);

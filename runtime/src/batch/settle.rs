@@ -95,7 +95,7 @@ impl Pipeline {
                         .map(|k| failed_loads[k].as_ref());
                     let reason = match load {
                         Some(Some(failure)) => {
-                            let reason = format!("its SCRIPT LOAD failed: {failure}");
+                            let reason = format!("its {} failed: {failure}", script.load_command());
                             // The load's error says more than NOSCRIPT (a
                             // compile error with its line, NOPERM, ...).
                             if let LoadFailure::Error(e) = failure {
@@ -103,8 +103,17 @@ impl Pipeline {
                             }
                             reason
                         }
+                        Some(None) if script.is_function() => {
+                            "Function not found: the functions were emptied between the \
+                             batch's FUNCTION LOAD and this call"
+                                .to_owned()
+                        }
                         Some(None) => "NOSCRIPT: the script cache was emptied between the \
                                        batch's SCRIPT LOAD and this call"
+                            .to_owned(),
+                        None if script.is_function() => "Function not found: the function is \
+                                 not loaded on this server (the batch was built with \
+                                 assume_loaded())"
                             .to_owned(),
                         None => "NOSCRIPT: the script is not loaded on this server \
                                  (the batch was built with assume_loaded())"

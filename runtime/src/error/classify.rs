@@ -45,6 +45,10 @@ pub(crate) fn retry_value(reply: &redis::Value) -> Option<Retry> {
 fn retry_code(code: &str, detail: &str) -> Option<Retry> {
     let retry = match code {
         "NOSCRIPT" => Retry::NoScript,
+        // `FCALL` of a function the server does not have: the whole text,
+        // as Redis 7.0-8.2 and Valkey 8-9 send it; a function that returns
+        // an error says more (or raises it, with a location suffix).
+        "ERR" if detail == FUNCTION_NOT_FOUND => return Some(Retry::NoScript),
         "LOADING" => Retry::Loading,
         _ => return None,
     };
@@ -238,9 +242,17 @@ fn is_redirect(detail: &str) -> bool {
     slot_ok && addr_ok && words.next().is_none()
 }
 
+/// The server's whole reply text to `FCALL` of a function it does not have.
+const FUNCTION_NOT_FOUND: &str = "Function not found";
+
 /// Starts of `ERR` replies with which the server itself refuses
-/// `EVALSHA`/`EVALSHA_RO`/`SCRIPT LOAD`.
+/// `EVALSHA`/`EVALSHA_RO`/`SCRIPT LOAD` (and `FCALL`/`FUNCTION LOAD`).
 const ERR_REFUSALS: &[&str] = &[
+    FUNCTION_NOT_FOUND,
+    "Error registering functions",
+    "No functions registered",
+    "Library names can only contain",
+    "Function names can only contain",
     "Number of keys can't be",
     "wrong number of arguments for",
     "unknown command",
@@ -269,12 +281,17 @@ fn classify(
         None => code.to_owned(),
     };
     if let Some(p) = parse_script_error(&raw) {
-        let location = locate(script, p.line);
+        // A function's error counts lines of its library.
+        let line = match p.function {
+            true => p.line.and_then(|n| script.source_line_of_loaded(n)),
+            false => p.line,
+        };
+        let location = locate(script, line);
         return Error::Script(Box::new(ScriptError {
             script,
             code: p.code,
             message: p.message,
-            line: p.line,
+            line,
             location,
             compile: p.compile,
             raw,
@@ -367,6 +384,63 @@ mod tests {
         ],
         &[at(MAIN, 2, TOP)],
     );
+
+    /// [`SCRIPT`] as a Redis Function: its library has one line (`#!lua
+    /// name=`) before the script's first.
+    static FUNCTION: Script = Script::__new(
+        "create_status",
+        "lua/create_status.lua",
+        "8a27d0a361c3b94088d10ddeb019c98482034186",
+        "",
+        false,
+        &["lua/create_status.lua", "lua/lib/keys.lua"],
+        &[
+            at(MAIN, 1, TOP),
+            at(KEYS_LUA, 1, 0),
+            at(KEYS_LUA, 2, 0),
+            at(KEYS_LUA, 3, 0),
+            at(MAIN, 3, TOP),
+        ],
+        &[at(MAIN, 2, TOP)],
+    )
+    .__function("create_status_0123456789abcdef", "", 1);
+
+    #[test]
+    fn a_functions_error_is_mapped_from_its_library_line_to_the_lua_file() {
+        // Library line 4 is script line 3: keys.lua:2, included at
+        // create_status.lua:2 (Redis 7.0.15's text).
+        let e = script_err(
+            &FUNCTION,
+            b"-WRONGTYPE Operation against a key holding the wrong kind of value script: create_status_0123456789abcdef, on @user_function:4.\r\n",
+        );
+        assert_eq!(e.line(), Some(3));
+        assert_eq!(
+            e.location(),
+            &[("lua/create_status.lua", 2), ("lua/lib/keys.lua", 2)][..]
+        );
+        assert_eq!(e.code(), "WRONGTYPE");
+        // Valkey 9.1 names no function; a compile error counts alike.
+        let e = script_err(
+            &FUNCTION,
+            b"-ERR user_function:2: boom script: on @user_function:2.\r\n",
+        );
+        assert_eq!((e.line(), e.message()), (Some(1), "boom"));
+        let e = script_err(
+            &FUNCTION,
+            b"-ERR Error compiling function: user_function:5: unexpected symbol near 'end'\r\n",
+        );
+        assert!(e.is_compile_error());
+        assert_eq!(
+            e.location(),
+            &[("lua/create_status.lua", 2), ("lua/lib/keys.lua", 3)][..]
+        );
+        assert_eq!(
+            format!("{FUNCTION:?}"),
+            "Script { name: \"create_status\", path: \"lua/create_status.lua\", \
+             sha1: \"8a27d0a361c3b94088d10ddeb019c98482034186\", read_only: false, \
+             function: \"create_status_0123456789abcdef\", .. }"
+        );
+    }
 
     #[test]
     fn script_debug_names_the_script_without_its_source() {
@@ -877,6 +951,8 @@ mod tests {
             b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
             // Redis 8.2 and Valkey (measured): the user is named.
             b"-NOPERM User noeval has no permissions to run the 'evalsha' command\r\n",
+            // FCALL of a missing function (Redis 7.0.15-8.2.3, Valkey 8.1.8/9.1.2).
+            b"-ERR Function not found\r\n",
         ];
         for &resp in server {
             let e = classify_resp(&SCRIPT, resp);
@@ -895,6 +971,7 @@ mod tests {
                 b"-LOADING Redis is loading the dataset in memory\r\n",
                 Retry::Loading,
             ),
+            (b"-ERR Function not found\r\n", Retry::NoScript),
         ] {
             assert_eq!(value(resp), Some(want));
             assert_eq!(raised(resp), Some(want));

@@ -1,6 +1,7 @@
 //! The text of a Redis script error: finds the `user_script:<N>` marker
-//! of each server version and splits code, message and line. Pure text;
-//! [`super::classify`] maps the line back to the `.lua` file.
+//! (`user_function:<N>` for a Redis Function) of each server version and
+//! splits code, message and line. Pure text; [`super::classify`] maps the
+//! line back to the `.lua` file.
 
 #[derive(Debug, PartialEq)]
 pub(super) struct Parsed {
@@ -8,17 +9,22 @@ pub(super) struct Parsed {
     pub(super) message: String,
     pub(super) line: Option<usize>,
     pub(super) compile: bool,
+    /// The error is a Redis Function's: `line` counts lines of the library
+    /// loaded with `FUNCTION LOAD`, not of the script.
+    pub(super) function: bool,
 }
 
 /// Redis 6 wrapper of a run-time error.
 const V6_RUNNING: &str = "ERR Error running script (call to ";
 /// Compile errors (all versions).
 const COMPILING: &str = "ERR Error compiling script (new function): ";
+/// Compile errors of `FUNCTION LOAD` (Redis 7.0-8.2, Valkey 8-9).
+const COMPILING_FUNCTION: &str = "ERR Error compiling function: ";
 
 /// Parses `raw` (`<CODE> <text>`) if it carries a script-error marker.
 pub(super) fn parse_script_error(raw: &str) -> Option<Parsed> {
     let raw = raw.trim_end();
-    if let Some((head, marker_line)) = split_v7_suffix(raw) {
+    if let Some((head, marker_line, function)) = split_v7_suffix(raw) {
         let (code, rest) = split_code(head);
         let (line, message) = match lua_position(rest) {
             Some((n, msg)) if code == "ERR" => (n, msg),
@@ -29,9 +35,17 @@ pub(super) fn parse_script_error(raw: &str) -> Option<Parsed> {
             message: message.to_owned(),
             line: Some(line),
             compile: false,
+            function,
         });
     }
-    if let Some(rest) = raw.strip_prefix(COMPILING) {
+    let compiling = raw
+        .strip_prefix(COMPILING)
+        .map(|rest| (rest, false))
+        .or_else(|| {
+            raw.strip_prefix(COMPILING_FUNCTION)
+                .map(|rest| (rest, true))
+        });
+    if let Some((rest, function)) = compiling {
         let (line, message) = match lua_position(rest) {
             Some((n, msg)) => (Some(n), msg),
             None => (None, rest),
@@ -41,6 +55,7 @@ pub(super) fn parse_script_error(raw: &str) -> Option<Parsed> {
             message: message.to_owned(),
             line,
             compile: true,
+            function,
         });
     }
     if let Some(rest) = raw.strip_prefix(V6_RUNNING) {
@@ -67,6 +82,7 @@ pub(super) fn parse_script_error(raw: &str) -> Option<Parsed> {
             message: message.to_owned(),
             line: line.or(outer),
             compile: false,
+            function: false,
         });
     }
     None
@@ -75,11 +91,16 @@ pub(super) fn parse_script_error(raw: &str) -> Option<Parsed> {
 /// Splits the Redis 7+ / Valkey location suffix off a script error:
 /// `<head> script: <sha>, on @user_script:<N>.` (Redis 7, 8, Valkey 8) or
 /// `<head> script: on @user_script:<N>.` (Valkey 9.1, no SHA) → head and N.
-fn split_v7_suffix(raw: &str) -> Option<(&str, usize)> {
-    const ON: &str = " on @user_script:";
+/// A function's error names the function for the SHA and `@user_function`
+/// (`script: <name>, on @user_function:<N>.`, Valkey 9.1 `script: on
+/// @user_function:<N>.`): the third value is true then.
+fn split_v7_suffix(raw: &str) -> Option<(&str, usize, bool)> {
     let s = raw.strip_suffix('.')?;
-    let at = s.rfind(ON)?;
-    let line = parse_digits(&s[at + ON.len()..])?;
+    let (at, on, function) = [(" on @user_script:", false), (" on @user_function:", true)]
+        .into_iter()
+        .filter_map(|(on, function)| Some((s.rfind(on)?, on, function)))
+        .max_by_key(|(at, _, _)| *at)?;
+    let line = parse_digits(&s[at + on.len()..])?;
     let before = &s[..at];
     let head = match before.strip_suffix(',') {
         Some(with_sha) => {
@@ -97,12 +118,20 @@ fn split_v7_suffix(raw: &str) -> Option<(&str, usize)> {
     } else {
         head.strip_suffix(' ')?
     };
-    Some((head, line))
+    Some((head, line, function))
 }
 
-/// `user_script:<N>: <msg>` (a Lua position, `@` optional) → (N, msg).
+/// `user_script:<N>: <msg>` (a Lua position, `@` optional; `user_function`
+/// in a function) → (N, msg).
 fn lua_position(s: &str) -> Option<(usize, &str)> {
-    strip_position(s, "user_script:").or_else(|| strip_position(s, "@user_script:"))
+    [
+        "user_script:",
+        "@user_script:",
+        "user_function:",
+        "@user_function:",
+    ]
+    .into_iter()
+    .find_map(|prefix| strip_position(s, prefix))
 }
 
 /// `<prefix><N>: <rest>` → (N, rest).
@@ -224,6 +253,94 @@ mod tests {
             {
                 assert_eq!(parse_script_error(&reply), None, "{server} {case}: {reply}");
             }
+        }
+    }
+
+    /// Function errors as Redis 7.0.15 and 8.2.3 and Valkey 8.1.8 and 9.1.2
+    /// sent them (`FCALL` of a library whose function starts on line 2),
+    /// with the code and library line each must parse to.
+    #[test]
+    fn function_errors_of_every_server_parse_to_code_and_library_line() {
+        let cases: &[(&str, &str, usize, &str)] = &[
+            (
+                "ERR user_function:4: boom script: myfn, on @user_function:4.",
+                "ERR",
+                4,
+                "boom",
+            ),
+            (
+                "ERR user_function:4: boom script: on @user_function:4.",
+                "ERR",
+                4,
+                "boom",
+            ),
+            (
+                "MYCODE boom script: myfn, on @user_function:5.",
+                "MYCODE",
+                5,
+                "boom",
+            ),
+            ("MYCODE boom script: on @user_function:5.", "MYCODE", 5, "boom"),
+            (
+                "ERR Wrong number of args calling Redis command from script script: myfn, on @user_function:6.",
+                "ERR",
+                6,
+                "Wrong number of args calling Redis command from script",
+            ),
+            (
+                "ERR Wrong number of args calling command from script script: on @user_function:6.",
+                "ERR",
+                6,
+                "Wrong number of args calling command from script",
+            ),
+            (
+                "WRONGTYPE Operation against a key holding the wrong kind of value script: myfn, on @user_function:7.",
+                "WRONGTYPE",
+                7,
+                "Operation against a key holding the wrong kind of value",
+            ),
+            (
+                "ERR user_function:8: attempt to perform arithmetic on local 'y' (a nil value) script: on @user_function:8.",
+                "ERR",
+                8,
+                "attempt to perform arithmetic on local 'y' (a nil value)",
+            ),
+            (
+                "ERR Write commands are not allowed from read-only scripts. script: rofn, on @user_function:11.",
+                "ERR",
+                11,
+                "Write commands are not allowed from read-only scripts.",
+            ),
+        ];
+        for &(raw, code, line, message) in cases {
+            let p = parse_script_error(raw).unwrap_or_else(|| panic!("not parsed: {raw}"));
+            assert_eq!(
+                p,
+                Parsed {
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                    line: Some(line),
+                    compile: false,
+                    function: true,
+                },
+                "{raw}"
+            );
+        }
+        let p = parse_script_error(
+            "ERR Error compiling function: user_function:5: unexpected symbol near 'end'",
+        )
+        .unwrap();
+        assert_eq!((p.line, p.compile, p.function), (Some(5), true, true));
+        assert_eq!(p.message, "unexpected symbol near 'end'");
+        // The server's refusals of FCALL and FUNCTION LOAD carry no marker.
+        for raw in [
+            "ERR Function not found",
+            "ERR Library 'mylib' already exists",
+            "ERR Function myfn already exists",
+            "ERR Error registering functions: ERR unknown flag given",
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ] {
+            assert_eq!(parse_script_error(raw), None, "{raw}");
         }
     }
 }
