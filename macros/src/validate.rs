@@ -2,7 +2,7 @@
 
 use redlua_script::Severity;
 
-use crate::parse::Input;
+use crate::parse::{Input, Kind};
 use crate::signature::{self, Plan};
 
 /// What expand needs once every check passed.
@@ -36,7 +36,11 @@ pub fn validate(input: &Input) -> Result<Checked<'_>, Failed> {
     };
     let mut warnings = Vec::new();
     let mut writes_without_keys = false;
-    for finding in redlua_script::check(asm, &opts) {
+    let findings = match input.kind {
+        Kind::Script => redlua_script::check(asm, &opts),
+        Kind::Function => redlua_script::check_function(asm, &opts),
+    };
+    for finding in findings {
         writes_without_keys |= finding.is_keyless_write();
         // A proc macro can only span Rust tokens: a `.lua` diagnostic is
         // spanned on the attribute's path literal and carries its own

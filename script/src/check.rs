@@ -217,6 +217,33 @@ fn keyless_write(
     })
 }
 
+/// [`check`] for a script that runs as a Redis Function
+/// (`#[redis_function]`): every check of a script, and what only a
+/// function body refuses ([`crate::function::issues`]).
+pub fn check_function(asm: &Assembled, opts: &Options) -> Vec<Finding> {
+    let mut out = check(asm, opts);
+    if opts.skip_lua {
+        return out;
+    }
+    let mapper = Mapper::new(asm);
+    let extra: Vec<Finding> = crate::function::issues(&asm.source)
+        .iter()
+        .filter_map(|issue| {
+            Some(Finding {
+                severity: issue.severity,
+                diagnostic: mapper.map(issue)?,
+            })
+        })
+        .collect();
+    // Errors first, as `check` orders them.
+    let at = out
+        .iter()
+        .position(|f| f.severity != Severity::Error)
+        .unwrap_or(out.len());
+    out.splice(at..at, extra);
+    out
+}
+
 /// Findings shown per severity: past this, one more says how many were left
 /// out (a generated script with thousands of mistakes must not print
 /// megabytes or take minutes).

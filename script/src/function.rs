@@ -14,6 +14,13 @@
 //! declares it) load two libraries side by side; a caller can never run
 //! another build's body under its own name.
 
+use full_moon::ast::{self, Expression, Index, Prefix, Suffix};
+use full_moon::tokenizer::{Symbol, TokenReference, TokenType};
+use full_moon::visitors::Visitor;
+use full_moon::LuaVersion;
+
+use crate::lua_check::{LuaIssue, Severity};
+
 /// A library ready for `FUNCTION LOAD`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Library {
@@ -108,6 +115,136 @@ fn lua_string(s: &str) -> String {
     out
 }
 
+/// Members of `redis` that scripts have and function bodies do not (nil on
+/// Redis 7.0.15 and 8.2.3 and Valkey 8.1.8 and 9.1.2, measured): calling one
+/// from a function fails at run time.
+const NOT_IN_FUNCTIONS: &[(&str, &str)] = &[
+    (
+        "replicate_commands",
+        "functions always replicate their effects: remove the call",
+    ),
+    (
+        "breakpoint",
+        "the Lua debugger (`redis-cli --ldb`) runs scripts only: remove the call, or debug the \
+         script with #[redis_script]",
+    ),
+    (
+        "debug",
+        "the Lua debugger (`redis-cli --ldb`) runs scripts only: remove the call, or log with \
+         redis.log",
+    ),
+];
+
+/// What only a function body gets wrong, in the assembled script `source`
+/// (the text every other check ran on): `...` in the main chunk (a script
+/// is a vararg chunk, the callback `function(KEYS, ARGV)` is not, so
+/// `FUNCTION LOAD` refuses it), and the `redis` members functions lack.
+/// A script that does not parse gives nothing here: the Lua check reports
+/// its syntax error.
+pub fn issues(source: &str) -> Vec<LuaIssue> {
+    // Blank the shebang, keeping every position (as the Lua check does),
+    // and give the lexer no backtick (full_moon 3 panics on one).
+    let text = match source.find('\n') {
+        Some(end) if source.starts_with("#!") => {
+            format!("{}{}", " ".repeat(end), &source[end..])
+        }
+        None if source.starts_with("#!") => String::new(),
+        _ => source.to_owned(),
+    }
+    .replace('`', "$");
+    let parsed = full_moon::parse_fallible(&text, LuaVersion::lua51());
+    if !parsed.errors().is_empty() {
+        return Vec::new();
+    }
+    let mut walk = Walk {
+        depth: 0,
+        issues: Vec::new(),
+    };
+    walk.visit_ast(parsed.ast());
+    walk.issues
+}
+
+struct Walk {
+    /// How many function bodies enclose the current node.
+    depth: usize,
+    issues: Vec<LuaIssue>,
+}
+
+impl Walk {
+    fn push(&mut self, token: &TokenReference, message: String, label: &str, help: &str) {
+        let start = token.token().start_position();
+        self.issues.push(LuaIssue {
+            severity: Severity::Error,
+            line: start.line(),
+            col: start.character(),
+            len: token.token().to_string().chars().count().max(1),
+            message,
+            label: Some(label.to_owned()),
+            help: Some(help.to_owned()),
+        });
+    }
+
+    /// `redis.<member>` (or Valkey's `server.<member>`) at the start of a
+    /// chain of suffixes.
+    fn chain<'a>(&mut self, prefix: &Prefix, mut suffixes: impl Iterator<Item = &'a Suffix>) {
+        let Prefix::Name(lib) = prefix else {
+            return;
+        };
+        let lib = lib.token().to_string();
+        if lib != "redis" && lib != "server" {
+            return;
+        }
+        let Some(Suffix::Index(Index::Dot { name, .. })) = suffixes.next() else {
+            return;
+        };
+        let member = name.token().to_string();
+        if let Some((_, help)) = NOT_IN_FUNCTIONS.iter().find(|(m, _)| *m == member) {
+            self.push(
+                name,
+                format!("`{lib}.{member}` does not exist in a Redis Function"),
+                "nil in a function body",
+                help,
+            );
+        }
+    }
+}
+
+impl Visitor for Walk {
+    fn visit_function_body(&mut self, _: &ast::FunctionBody) {
+        self.depth += 1;
+    }
+
+    fn visit_function_body_end(&mut self, _: &ast::FunctionBody) {
+        self.depth -= 1;
+    }
+
+    fn visit_expression(&mut self, e: &Expression) {
+        if let Expression::Symbol(token) = e {
+            let ellipsis = matches!(
+                token.token_type(),
+                TokenType::Symbol { symbol } if *symbol == Symbol::Ellipsis
+            );
+            if ellipsis && self.depth == 0 {
+                self.push(
+                    token,
+                    "cannot use `...` in the main chunk of a Redis Function".to_owned(),
+                    "the function's body is `function(KEYS, ARGV)`, which takes no `...`",
+                    "a script's `...` is always empty: use `KEYS` and `ARGV`, or declare \
+                     the values with %key and %arg",
+                );
+            }
+        }
+    }
+
+    fn visit_function_call(&mut self, call: &ast::FunctionCall) {
+        self.chain(call.prefix(), call.suffixes());
+    }
+
+    fn visit_var_expression(&mut self, var: &ast::VarExpression) {
+        self.chain(var.prefix(), var.suffixes());
+    }
+}
+
 /// True when `name` has the shape of a name [`library`] gives:
 /// `<letters, digits, _>_<16 lowercase hex>`.
 pub fn is_library_name(name: &str) -> bool {
@@ -195,6 +332,49 @@ mod tests {
             l.text
         );
         assert!(l.text.ends_with("return 1\nend}\n"), "{}", l.text);
+    }
+
+    #[test]
+    fn only_functions_refuse_varargs_in_the_main_chunk_and_the_debugger() {
+        let found = issues(
+            "#!lua flags=no-writes\n\
+             local n = select('#', ...)\n\
+             local function f(...) return ... end\n\
+             redis.replicate_commands()\n\
+             local d = server.debug\n\
+             redis.breakpoint()\n\
+             return redis.call('GET', KEYS[1])\n",
+        );
+        let at: Vec<(usize, usize, &str)> = found
+            .iter()
+            .map(|i| (i.line, i.col, i.message.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (
+                    2,
+                    23,
+                    "cannot use `...` in the main chunk of a Redis Function"
+                ),
+                (
+                    4,
+                    7,
+                    "`redis.replicate_commands` does not exist in a Redis Function"
+                ),
+                (5, 18, "`server.debug` does not exist in a Redis Function"),
+                (
+                    6,
+                    7,
+                    "`redis.breakpoint` does not exist in a Redis Function"
+                ),
+            ]
+        );
+        assert_eq!(found[1].len, "replicate_commands".len());
+        // Nothing to say about an ordinary script, or one that does not parse.
+        assert!(issues("local k = KEYS[1]\nreturn redis.call('GET', k)").is_empty());
+        assert!(issues("return (").is_empty());
+        assert!(issues("#!lua").is_empty());
     }
 
     #[test]

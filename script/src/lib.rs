@@ -40,7 +40,7 @@ pub mod rust_decl;
 use std::path::{Component, Path};
 
 pub use assemble::{Assembled, Fs, Loader, Param, ParamKind};
-pub use check::{check, Finding, Options, Severity};
+pub use check::{check, check_function, Finding, Options, Severity};
 pub use diag::Diagnostic;
 
 /// The folder under the crate root that script paths are relative to.
