@@ -608,3 +608,56 @@ fn common_runs(con: &mut redis::Connection, key: &str) -> i64 {
         .unwrap()
         .unwrap_or(0)
 }
+
+/// The libraries loaded on `node`.
+fn libraries(node: &RedisServer) -> Vec<String> {
+    redis::cmd("FUNCTION")
+        .arg("LIST")
+        .query::<Vec<HashMap<String, redis::Value>>>(&mut node.connection())
+        .unwrap()
+        .into_iter()
+        .map(|l| redis::from_redis_value(l["library_name"].clone()).unwrap())
+        .collect()
+}
+
+#[test]
+fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
+    let cluster = redlua::testing::RedisCluster::start(3).expect("start a 3-node redis cluster");
+    if cluster.skip_unless(
+        cluster.nodes()[0].server_version().has_functions(),
+        "Redis Functions need Redis 7.0 or Valkey",
+    ) {
+        return;
+    }
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).expect("cluster client");
+    let mut con = client.get_connection().expect("cluster connection");
+    // The sync cluster client sends FUNCTION LOAD to every primary.
+    assert_eq!(redlua::load(&mut con, &[f::COUNT]).unwrap(), 1);
+    let name = f::COUNT.function_name().unwrap();
+    for node in cluster.nodes() {
+        assert_eq!(libraries(node), [name], "{}", node.url());
+    }
+    // Loading again, where it is everywhere already, is success.
+    assert_eq!(redlua::load(&mut con, &[f::COUNT]).unwrap(), 1);
+    // Keys on several nodes; after FUNCTION FLUSH everywhere, each call
+    // loads its function where its key lives and runs once.
+    let keys: Vec<String> = (0..12).map(|i| format!("c{i}")).collect();
+    for key in &keys {
+        assert_eq!(f::count(key).invoke(&mut con).unwrap(), 1);
+    }
+    for node in cluster.nodes() {
+        redis::cmd("FUNCTION")
+            .arg("FLUSH")
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+    for key in &keys {
+        assert_eq!(f::count(key).invoke(&mut con).unwrap(), 2, "{key}");
+    }
+    let loaded = cluster
+        .nodes()
+        .iter()
+        .filter(|n| libraries(n) == [name])
+        .count();
+    assert!(loaded >= 2, "the keys' nodes loaded the function: {loaded}");
+}

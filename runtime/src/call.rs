@@ -87,17 +87,20 @@ impl<T> Call<T> {
     }
 
     /// The command the call sends (`EVALSHA`, or `EVALSHA_RO` for a
-    /// `no-writes` script), for spans.
+    /// `no-writes` script; `FCALL`/`FCALL_RO` for a `#[redis_function]`),
+    /// for spans.
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     fn command(&self) -> &'static str {
-        if self.script.is_read_only() {
-            "EVALSHA_RO"
-        } else {
-            "EVALSHA"
+        match (self.script.is_function(), self.script.is_read_only()) {
+            (false, false) => "EVALSHA",
+            (false, true) => "EVALSHA_RO",
+            (true, false) => "FCALL",
+            (true, true) => "FCALL_RO",
         }
     }
 
-    /// The call's `EVALSHA` (or `EVALSHA_RO`) command, to add to a plain
+    /// The call's `EVALSHA` (or `EVALSHA_RO`; `FCALL`/`FCALL_RO` for a
+    /// `#[redis_function]`) command, to add to a plain
     /// `redis::Pipeline` next to other commands; [`Call::decode`] reads its
     /// reply by the script's `%return`.
     ///

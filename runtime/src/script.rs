@@ -198,7 +198,9 @@ impl Script {
         self.sha
     }
 
-    /// The assembled script exactly as Redis receives it.
+    /// The assembled script exactly as Redis receives it (for a
+    /// `#[redis_function]`, the body of the function in
+    /// [`Script::library`]).
     pub fn source(&self) -> &'static str {
         self.source
     }

@@ -68,6 +68,11 @@ pub mod fuzz {
 ///      the code of a failing `redis.call` is taken from the wrapped text.
 ///    - Any version: `ERR Error compiling script (new function): user_script:<N>: ...`
 ///      ([`ScriptError::is_compile_error`]).
+///    - A Redis Function (`#[redis_function]`): `script: <function>, on
+///      @user_function:<N>.` (Valkey 9.1: `script: on @user_function:<N>.`),
+///      `user_function:<N>:` and `ERR Error compiling function:
+///      user_function:<N>: ...`; `<N>` counts lines of the library, which
+///      is mapped back to the script's line.
 ///
 ///    When Lua names a line in the message itself (`user_script:<N>:`, which
 ///    honours `error(msg, 2)`), that line wins over the one in the marker.
