@@ -21,7 +21,10 @@
 //! 6. the reload storm: after a `SCRIPT FLUSH`, `BENCH_STORM` concurrent
 //!    `invoke_async` callers on one `MultiplexedConnection`: the time until
 //!    all have answered, and the `SCRIPT LOAD`s they sent, for redlua and
-//!    `redis::Script::invoke_async`, `BENCH_STORM_WAVES` flushes each.
+//!    `redis::Script::invoke_async`, `BENCH_STORM_WAVES` flushes each;
+//! 7. Redis Functions: a hot `#[redis_function]` call (`FCALL`) against the
+//!    same script's hot `EVALSHA` and a raw `redis::cmd("FCALL")` (Redis
+//!    7.0+ and Valkey; skipped, saying so, on older servers).
 //!
 //! Ratios are paired: each repetition's slices of the compared variants ran
 //! interleaved, so their rates are divided repetition by repetition and the
@@ -48,7 +51,7 @@
 //! | `BENCH_ALLOC_CALLS` | 10000   | calls counted for allocations per call in case 5    |
 //! | `BENCH_STORM`       | 1000    | concurrent callers per wave in case 6               |
 //! | `BENCH_STORM_WAVES` | 5       | `SCRIPT FLUSH` waves per client in case 6           |
-//! | `BENCH_CASES`       | 1,2,3,4,5,6 | which cases to run                              |
+//! | `BENCH_CASES`       | 1,2,3,4,5,6,7 | which cases to run                            |
 //! | `BENCH_PIN`         | 1       | 0: do not pin                                       |
 //! | `BENCH_CLIENT_CPU`  | 0       | CPU for this benchmark's thread                     |
 //! | `BENCH_SERVER_CPU`  | 1       | CPU for redis-server                                |
@@ -66,14 +69,18 @@ use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Value};
-use redlua::redis_script;
 use redlua::testing::{RedisServer, RoundTrips};
+use redlua::{redis_function, redis_script};
 
 // ---------------------------------------------------------------------------
 // The scripts
 
 #[redis_script("bench/incr.lua")]
 fn incr(key: &str) -> i64;
+
+/// Case 7: the script of `incr` as a Redis Function.
+#[redis_function("bench/incr.lua")]
+fn incr_function(key: &str) -> i64;
 
 #[redis_script("bench/four.lua")]
 fn four(user: &str, ids: &str, status: &str, message: &str) -> i64;
@@ -434,13 +441,13 @@ fn env_usize(name: &str, default: usize) -> usize {
 impl Config {
     fn from_env() -> Config {
         let cases = std::env::var("BENCH_CASES")
-            .unwrap_or_else(|_| "1,2,3,4,5,6".to_owned())
+            .unwrap_or_else(|_| "1,2,3,4,5,6,7".to_owned())
             .split(',')
             .filter(|s| !s.trim().is_empty())
             .map(|s| {
                 s.trim()
                     .parse()
-                    .expect("BENCH_CASES: comma-separated numbers 1-6")
+                    .expect("BENCH_CASES: comma-separated numbers 1-7")
             })
             .collect();
         Config {
@@ -1557,6 +1564,10 @@ fn main() {
         );
     }
 
+    if cfg.runs(7) {
+        functions_case(&cfg, &server, &mut con, &mut md);
+    }
+
     let _ = writeln!(
         md,
         "\n### Targets (0.98 = noise floor)\n\n| target | measured | |\n|---|---|---|"
@@ -1587,4 +1598,63 @@ fn main() {
     drop(mcon);
     drop(rt);
     drop(server);
+}
+
+/// Case 7: a hot `FCALL` through redlua against the same script's hot
+/// `EVALSHA` and a raw `redis::cmd("FCALL")` with the name at hand, one
+/// sync connection, interleaved as in case 1.
+fn functions_case(
+    cfg: &Config,
+    server: &RedisServer,
+    con: &mut redis::Connection,
+    md: &mut String,
+) {
+    if server.skip_unless(
+        server.server_version().has_functions(),
+        "case 7 needs Redis Functions (Redis 7.0+, Valkey)",
+    ) {
+        let _ = writeln!(
+            md,
+            "\n### 7. Redis Functions\n\nskipped: no Functions on this server"
+        );
+        return;
+    }
+    // Loaded once, so every variant is hot.
+    redlua::load(con, &[INCR_FUNCTION, INCR]).expect("load the function and the script");
+    let name = INCR_FUNCTION.function_name().expect("a function");
+    let mut raw = redis::cmd("FCALL");
+    raw.arg(name).arg(1).arg(K_INCR);
+    let _ = writeln!(
+        md,
+        "\n### 7. Redis Functions: hot call, one sync connection\n\n\
+         | client | calls/s (median) | spread | vs redlua EVALSHA | vs raw FCALL |\n\
+         |---|---:|---:|---:|---:|"
+    );
+    let series = interleaved(cfg, "case 7", 3, |i, d| {
+        run_sync(d, 1, || {
+            let n = match i {
+                0 => incr_function(K_INCR).invoke(con).expect("FCALL"),
+                1 => incr(K_INCR).invoke(con).expect("EVALSHA"),
+                _ => raw.query::<i64>(con).expect("raw FCALL"),
+            };
+            std::hint::black_box(n);
+        })
+    });
+    for (i, label) in [
+        "redlua `#[redis_function]` (FCALL)",
+        "redlua `#[redis_script]` (EVALSHA)",
+        "raw `redis::cmd(\"FCALL\")`",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let _ = writeln!(
+            md,
+            "| {label} | {:.0} | ±{:.1}% | {} | {} |",
+            series[i].rate(),
+            series[i].spread(),
+            pr(&series[i], &series[1]),
+            pr(&series[i], &series[2]),
+        );
+    }
 }
