@@ -594,7 +594,7 @@ fn a_library_another_caller_loaded_first_is_no_error_and_the_call_runs_once() {
         library: f::COUNT.library(),
     };
     // FCALL misses; the other client loads the library; this caller's
-    // FUNCTION LOAD answers "already exists" and its FCALL runs.
+    // load (REPLACE, same text) and FCALL still succeed, and it runs once.
     assert_eq!(f::count("c").invoke(&mut racing).unwrap(), 1);
     let mut con = server.connection();
     assert_eq!(common_runs(&mut con, "c"), 1);

@@ -175,7 +175,7 @@ impl<T> Call<T> {
         let mut wait = LoadingWait::new();
         loop {
             let reply = self.send(con);
-            match classify::retry(&reply) {
+            match classify::retry(self.script, &reply) {
                 Some(Retry::NoScript) => return self.load_and_retry(con),
                 Some(Retry::Loading) => {
                     if let Some(pause) = wait.next_pause() {
@@ -248,7 +248,7 @@ impl<T> Call<T> {
         let generation = loop {
             let generation = self.script.reload().generation();
             let reply = con.req_packed_command(&self.cmd).await;
-            match classify::retry(&reply) {
+            match classify::retry(self.script, &reply) {
                 Some(Retry::NoScript) => break generation,
                 Some(Retry::Loading) if wait.next_pause_async().await => continue,
                 _ => return self.finish(reply),
@@ -285,7 +285,7 @@ impl<T> Call<T> {
         };
         if again {
             let reply = con.req_packed_command(&self.cmd).await;
-            if !matches!(classify::retry(&reply), Some(Retry::NoScript)) {
+            if !matches!(classify::retry(self.script, &reply), Some(Retry::NoScript)) {
                 return self.finish(reply);
             }
         }
@@ -391,14 +391,25 @@ pub(crate) fn fail_to_error(script: &'static Script, fail: Fail) -> Error {
     }
 }
 
-/// `SCRIPT LOAD <source>`, or `FUNCTION LOAD <library>` for a function.
+/// `SCRIPT LOAD <source>`, or `FUNCTION LOAD REPLACE <library>` for a
+/// function.
+///
+/// `REPLACE` because the name is a hash of the text: a library of that name
+/// is this text, so replacing it changes nothing, and the load never fails
+/// on a library another caller loaded first (a sync cluster client resends
+/// a load + call pipeline after a `MOVED`, to a node that may have it, and
+/// fails the whole pipeline on one error reply).
 pub(crate) fn load_cmd(script: &Script) -> Cmd {
     let mut cmd = redis::cmd(if script.is_function() {
         "FUNCTION"
     } else {
         "SCRIPT"
     });
-    cmd.arg("LOAD").arg(script.load_text());
+    cmd.arg("LOAD");
+    if script.is_function() {
+        cmd.arg("REPLACE");
+    }
+    cmd.arg(script.load_text());
     cmd
 }
 

@@ -217,8 +217,8 @@ pub use redlua_macros::redis_script;
 /// server does not have the function (never loaded, `FUNCTION FLUSH`, a
 /// restart without persistence, a replica promoted without it) `FUNCTION
 /// LOAD` and `FCALL` are sent together, one extra round trip, as for
-/// scripts. [`load`] and [`load_all`] load functions too (a library that
-/// is already there is success: same name, same text), [`pipe`] loads
+/// scripts. [`load`] and [`load_all`] load functions too (`FUNCTION LOAD
+/// REPLACE`: a library of the same name is the same text), [`pipe`] loads
 /// them inside the batch, and [`prune_functions`] deletes the libraries
 /// of versions no longer compiled in. Errors name the `.lua` file and line
 /// as for scripts.

@@ -318,7 +318,9 @@ pub(crate) fn load_failure(script: &'static Script, reply: &Value) -> Option<Loa
 /// True when `e`, the reply to a function's `FUNCTION LOAD`, says its
 /// library is loaded already: `ERR Library '<name>' already exists`, the
 /// same text on Redis 7.0-8.2 and Valkey 8-9. The name is a hash of the
-/// text, so that library is this one: the load succeeded.
+/// text, so that library is this one: the load succeeded. (redlua sends
+/// `REPLACE`, which never answers this; a load without it, from a tool or
+/// a plain pipeline, may.)
 pub(crate) fn already_loaded(script: &Script, e: &ServerError) -> bool {
     let Some(name) = script.function_name() else {
         return false;
@@ -336,7 +338,8 @@ pub(crate) fn already_loaded(script: &Script, e: &ServerError) -> bool {
 pub(crate) fn write_load(buf: &mut Vec<u8>, script: &Script) {
     let source = script.load_text().as_bytes();
     buf.extend_from_slice(if script.is_function() {
-        b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$"
+        // REPLACE: see `load_cmd`.
+        b"*4\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$7\r\nREPLACE\r\n$"
     } else {
         b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$"
     });
@@ -373,11 +376,57 @@ mod tests {
         &[],
     );
 
+    static ONE_FUNCTION: Script = Script::__new(
+        "one",
+        "lua/one.lua",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+        "return 1",
+        false,
+        &["lua/one.lua"],
+        &[],
+        &[],
+    )
+    .__function(
+        "one_0123456789abcdef",
+        "#!lua name=one_0123456789abcdef\nredis.register_function{function_name='one_0123456789abcdef', callback=function(KEYS, ARGV) return 1\nend}\n",
+        1,
+    );
+
     #[test]
     fn write_load_is_the_packed_script_load_command() {
-        let mut buf = Vec::new();
-        write_load(&mut buf, &ONE);
-        assert_eq!(buf, crate::call::load_cmd(&ONE).get_packed_command());
+        for script in [&ONE, &ONE_FUNCTION] {
+            let mut buf = Vec::new();
+            write_load(&mut buf, script);
+            assert_eq!(buf, crate::call::load_cmd(script).get_packed_command());
+        }
+        let packed =
+            String::from_utf8(crate::call::load_cmd(&ONE_FUNCTION).get_packed_command()).unwrap();
+        assert!(packed.starts_with("*4\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$7\r\nREPLACE\r\n"));
+    }
+
+    #[test]
+    fn a_function_is_loaded_when_the_server_names_its_library() {
+        let err = |text: &str| {
+            Value::ServerError(match redis::parse_redis_value(text.as_bytes()).unwrap() {
+                Value::ServerError(e) => e,
+                other => panic!("{other:?}"),
+            })
+        };
+        let name = Value::BulkString(b"one_0123456789abcdef".to_vec());
+        assert!(load_failure(&ONE_FUNCTION, &name).is_none());
+        let exists = err("-ERR Library 'one_0123456789abcdef' already exists\r\n");
+        assert!(load_failure(&ONE_FUNCTION, &exists).is_none());
+        // Another library's name, or a script: a failure.
+        let other = err("-ERR Library 'one_ffffffffffffffff' already exists\r\n");
+        assert!(load_failure(&ONE_FUNCTION, &other).is_some());
+        assert!(load_failure(&ONE, &exists).is_some());
+        let f = load_failure(&ONE_FUNCTION, &Value::BulkString(b"x".to_vec())).unwrap();
+        assert_eq!(
+            f.to_string(),
+            "the server answered x, expected library one_0123456789abcdef"
+        );
+        // A function and a script of one text are two loads.
+        assert_eq!(distinct([&ONE, &ONE_FUNCTION, &ONE].into_iter()).len(), 2);
     }
 
     #[test]

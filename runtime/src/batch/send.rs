@@ -164,7 +164,7 @@ impl Pipeline {
         let Ok(replies) = replies else {
             return false;
         };
-        let loading = |v: &Value| classify::retry_value(v) == Some(classify::Retry::Loading);
+        let loading = |v: &Value| classify::is_loading(v);
         if replies.len() != self.wire_len() || replies.is_empty() {
             return false;
         }

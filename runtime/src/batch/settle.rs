@@ -87,7 +87,7 @@ impl Pipeline {
         let mut not_run: Vec<(usize, String)> = Vec::new();
         for (i, (item, mut reply)) in self.items.iter().zip(entries).enumerate() {
             if let Some(script) = item.script() {
-                if classify::retry_value(&reply) == Some(classify::Retry::NoScript) {
+                if classify::retry_value(script, &reply) == Some(classify::Retry::NoScript) {
                     let load = self
                         .loads()
                         .iter()

@@ -22,37 +22,51 @@ pub(crate) enum Retry {
     Loading,
 }
 
-/// The server's own `NOSCRIPT` or `LOADING` in a reply, whether it came as
-/// a value or raised by the client. A script that returned or raised an
-/// error with such a code ran, and is told apart by the server's exact
-/// wording (Redis: `No matching script. Please use EVAL.`, Valkey 8 and 9:
-/// `No matching script.`; see [`REFUSALS`]).
-pub(crate) fn retry(reply: &redis::RedisResult<redis::Value>) -> Option<Retry> {
+/// The server's own `NOSCRIPT` (`ERR Function not found` for a function)
+/// or `LOADING` in the reply to a call of `script`, whether it came as a
+/// value or raised by the client. A script that returned or raised an error
+/// with such a code ran, and is told apart by the server's exact wording
+/// (Redis: `No matching script. Please use EVAL.`, Valkey 8 and 9: `No
+/// matching script.`; see [`REFUSALS`]), and by the command: `EVALSHA` never
+/// answers `Function not found`, nor `FCALL` `NOSCRIPT`.
+pub(crate) fn retry(script: &Script, reply: &redis::RedisResult<redis::Value>) -> Option<Retry> {
     match reply {
-        Ok(v) => retry_value(v),
-        Err(e) => retry_code(e.code()?, e.detail().unwrap_or("")),
+        Ok(v) => retry_value(script, v),
+        Err(e) => retry_code(script, e.code()?, e.detail().unwrap_or("")),
     }
 }
 
 /// [`retry`] for one reply of a batch.
-pub(crate) fn retry_value(reply: &redis::Value) -> Option<Retry> {
+pub(crate) fn retry_value(script: &Script, reply: &redis::Value) -> Option<Retry> {
     match reply {
-        redis::Value::ServerError(e) => retry_code(e.code(), e.details().unwrap_or("")),
+        redis::Value::ServerError(e) => retry_code(script, e.code(), e.details().unwrap_or("")),
         _ => None,
     }
 }
 
-fn retry_code(code: &str, detail: &str) -> Option<Retry> {
+/// The server's own `LOADING`, whatever command it answers.
+pub(crate) fn is_loading(reply: &redis::Value) -> bool {
+    matches!(reply, redis::Value::ServerError(e)
+        if e.code() == "LOADING" && server_refusal("LOADING", e.details().unwrap_or("")))
+}
+
+fn retry_code(script: &Script, code: &str, detail: &str) -> Option<Retry> {
     let retry = match code {
-        "NOSCRIPT" => Retry::NoScript,
-        // `FCALL` of a function the server does not have: the whole text,
-        // as Redis 7.0-8.2 and Valkey 8-9 send it; a function that returns
-        // an error says more (or raises it, with a location suffix).
-        "ERR" if detail == FUNCTION_NOT_FOUND => return Some(Retry::NoScript),
+        "NOSCRIPT" if !script.is_function() => Retry::NoScript,
+        "ERR" if script.is_function() => {
+            return is_function_not_found(script, code, detail).then_some(Retry::NoScript)
+        }
         "LOADING" => Retry::Loading,
         _ => return None,
     };
     server_refusal(code, detail).then_some(retry)
+}
+
+/// `FCALL` of a function the server does not have: the whole text, as
+/// Redis 7.0-8.2 and Valkey 8-9 send it (a function that returns an error
+/// says more, or raises it with a location suffix).
+fn is_function_not_found(script: &Script, code: &str, detail: &str) -> bool {
+    script.is_function() && code == "ERR" && detail == FUNCTION_NOT_FOUND
 }
 
 /// Classifies an error from the Redis client (see the module docs).
@@ -248,7 +262,6 @@ const FUNCTION_NOT_FOUND: &str = "Function not found";
 /// Starts of `ERR` replies with which the server itself refuses
 /// `EVALSHA`/`EVALSHA_RO`/`SCRIPT LOAD` (and `FCALL`/`FUNCTION LOAD`).
 const ERR_REFUSALS: &[&str] = &[
-    FUNCTION_NOT_FOUND,
     "Error registering functions",
     "No functions registered",
     "Library names can only contain",
@@ -299,7 +312,8 @@ fn classify(
     }
     let detail = detail.unwrap_or("");
     let refused = server_refusal(code, detail)
-        || (code == "ERR" && ERR_REFUSALS.iter().any(|r| detail.starts_with(r)));
+        || (code == "ERR" && ERR_REFUSALS.iter().any(|r| detail.starts_with(r)))
+        || is_function_not_found(script, code, detail);
     if refused {
         return Error::Redis {
             script: script.name(),
@@ -440,6 +454,37 @@ mod tests {
              sha1: \"8a27d0a361c3b94088d10ddeb019c98482034186\", read_only: false, \
              function: \"create_status_0123456789abcdef\", .. }"
         );
+    }
+
+    /// `ERR Function not found` (Redis 7.0.15-8.2.3, Valkey 8.1.8/9.1.2) is
+    /// a miss only for a function, `NOSCRIPT` only for a script: the other
+    /// one's call cannot get it from the server, so its script sent it.
+    #[test]
+    fn each_command_has_its_own_miss() {
+        let missing = b"-ERR Function not found\r\n";
+        let noscript = b"-NOSCRIPT No matching script. Please use EVAL.\r\n";
+        let value =
+            |s: &Script, resp: &[u8]| retry_value(s, &redis::Value::ServerError(server_err(resp)));
+        assert_eq!(value(&FUNCTION, missing), Some(Retry::NoScript));
+        assert_eq!(
+            retry(&FUNCTION, &Err(redis_err(missing))),
+            Some(Retry::NoScript)
+        );
+        assert_eq!(value(&SCRIPT, missing), None);
+        assert_eq!(value(&FUNCTION, noscript), None);
+        let e = classify_resp(&FUNCTION, missing);
+        assert!(e.is_redis_error(), "{e:?}");
+        assert_eq!(e.outcome(), crate::Outcome::Refused);
+        // A script that returns the same text ran.
+        let e = classify_resp(&SCRIPT, missing);
+        assert!(e.is_reply_error(), "{e:?}");
+        assert_eq!(e.outcome(), crate::Outcome::Ran);
+        let loading = b"-LOADING Redis is loading the dataset in memory\r\n";
+        assert!(is_loading(&redis::Value::ServerError(server_err(loading))));
+        assert!(!is_loading(&redis::Value::ServerError(server_err(
+            b"-LOADING later\r\n"
+        ))));
+        assert_eq!(value(&FUNCTION, loading), Some(Retry::Loading));
     }
 
     #[test]
@@ -951,16 +996,15 @@ mod tests {
             b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
             // Redis 8.2 and Valkey (measured): the user is named.
             b"-NOPERM User noeval has no permissions to run the 'evalsha' command\r\n",
-            // FCALL of a missing function (Redis 7.0.15-8.2.3, Valkey 8.1.8/9.1.2).
-            b"-ERR Function not found\r\n",
         ];
         for &resp in server {
             let e = classify_resp(&SCRIPT, resp);
             assert!(e.is_redis_error(), "{}", String::from_utf8_lossy(resp));
             assert_eq!(e.outcome(), crate::Outcome::Refused);
         }
-        let value = |resp: &[u8]| retry_value(&redis::Value::ServerError(server_err(resp)));
-        let raised = |resp: &[u8]| retry(&Err(redis_err(resp)));
+        let value =
+            |resp: &[u8]| retry_value(&SCRIPT, &redis::Value::ServerError(server_err(resp)));
+        let raised = |resp: &[u8]| retry(&SCRIPT, &Err(redis_err(resp)));
         for (resp, want) in [
             (&b"-NOSCRIPT No matching script.\r\n"[..], Retry::NoScript),
             (
@@ -971,7 +1015,6 @@ mod tests {
                 b"-LOADING Redis is loading the dataset in memory\r\n",
                 Retry::Loading,
             ),
-            (b"-ERR Function not found\r\n", Retry::NoScript),
         ] {
             assert_eq!(value(resp), Some(want));
             assert_eq!(raised(resp), Some(want));
