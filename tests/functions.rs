@@ -70,6 +70,7 @@ both! {
     "contract/long_string.lua" => fn long_string(name: &str) [String];
     "pipeline/count.lua" => fn count(counter: &str) [i64];
     "functions/read.lua" => fn read(key: &str) [Option<String>];
+    "functions/flagged.lua" => fn flagged(key: &str) [i64];
 }
 
 /// The two versions of one script, as two builds of a program would have
@@ -230,6 +231,7 @@ fn every_seed_and_test_script_answers_the_same_as_a_function() {
         same!(con, [], long_string("x")),
         same!(con, [], count("c")),
         same!(con, [cmd("SET").arg("r").arg("v")], read("r")),
+        same!(con, [cmd("SET").arg("n").arg("x")], flagged("n")),
     ];
     // The table proves something only if its cases differ: values, nulls,
     // the script's own errors, Lua errors at their .lua line.
@@ -243,6 +245,11 @@ fn every_seed_and_test_script_answers_the_same_as_a_function() {
         "{all}"
     );
     assert!(all.contains("Reply(NOPE"), "{all}");
+    // A script with a `#!lua` line: its library line numbers are its own.
+    assert!(
+        all.contains("at [(\"lua/functions/flagged.lua\", 7)]"),
+        "{all}"
+    );
 }
 
 #[test]
