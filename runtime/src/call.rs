@@ -350,6 +350,7 @@ impl<T> Call<T> {
 
     /// True when the reply to the load sent with a call is a refusal; a
     /// function's library that another caller loaded first is no failure.
+    #[cfg(feature = "aio")]
     fn load_failed(&self, reply: &Value) -> bool {
         matches!(reply, Value::ServerError(e) if !crate::load::already_loaded(self.script, e))
     }
