@@ -668,3 +668,64 @@ fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
         .count();
     assert!(loaded >= 2, "the keys' nodes loaded the function: {loaded}");
 }
+
+/// Waits (up to 10 s) until `check` holds on `con`.
+fn eventually(
+    con: &mut redis::Connection,
+    what: &str,
+    check: impl Fn(&mut redis::Connection) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check(con) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_replica_runs_read_only_functions_and_keeps_the_libraries_when_promoted() {
+    let Some((primary, mut con)) = server() else {
+        return;
+    };
+    let replica = RedisServer::start().expect("start the replica");
+    let mut rcon = replica.connection();
+    redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(primary.port())
+        .exec(&mut rcon)
+        .unwrap();
+    redlua::load(&mut con, &[f::READ, f::COUNT]).unwrap();
+    redis::cmd("SET").arg("r").arg("v").exec(&mut con).unwrap();
+    let read = f::READ.function_name().unwrap();
+    eventually(&mut rcon, "the libraries and data reach the replica", |c| {
+        let libs: Vec<HashMap<String, redis::Value>> = redis::cmd("FUNCTION")
+            .arg("LIST")
+            .query(c)
+            .unwrap_or_default();
+        let value: Option<String> = redis::cmd("GET").arg("r").query(c).unwrap_or(None);
+        libs.len() == 2 && value.is_some()
+    });
+    // `no-writes` runs with FCALL_RO, which a replica serves.
+    assert_eq!(
+        f::read("r").invoke(&mut rcon).unwrap().as_deref(),
+        Some("v")
+    );
+    assert!(libraries(&replica).iter().any(|l| l == read));
+    // Promoted, it has every library: the first write call loads nothing
+    // (a script would need a SCRIPT LOAD here).
+    redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .exec(&mut rcon)
+        .unwrap();
+    // (Counted from here: the library may have come as a replicated
+    // FUNCTION LOAD or in the full sync's RDB.)
+    let loads = command_calls(&mut rcon, "function|load");
+    assert_eq!(f::count("c").invoke(&mut rcon).unwrap(), 1);
+    assert_eq!(command_calls(&mut rcon, "function|load"), loads);
+    assert_eq!(command_calls(&mut rcon, "fcall"), 1);
+    assert_eq!(command_calls(&mut rcon, "fcall_ro"), 1);
+}
