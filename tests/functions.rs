@@ -667,6 +667,52 @@ fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
         .filter(|n| libraries(n) == [name])
         .count();
     assert!(loaded >= 2, "the keys' nodes loaded the function: {loaded}");
+
+    // The async cluster connection: load_cluster_async reaches every
+    // primary, and calls route by their key.
+    for node in cluster.nodes() {
+        redis::cmd("FUNCTION")
+            .arg("FLUSH")
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut acon = client.get_async_connection().await.expect("async cluster");
+        assert_eq!(
+            redlua::load_cluster_async(&mut acon, &[f::COUNT])
+                .await
+                .unwrap(),
+            1
+        );
+        for node in cluster.nodes() {
+            assert_eq!(libraries(node), [name], "{}", node.url());
+        }
+        for key in &keys {
+            assert_eq!(
+                f::count(key).invoke_async(&mut acon).await.unwrap(),
+                3,
+                "{key}"
+            );
+        }
+        // A miss on the async cluster connection loads on the key's node.
+        for node in cluster.nodes() {
+            redis::cmd("FUNCTION")
+                .arg("FLUSH")
+                .exec(&mut node.connection())
+                .unwrap();
+        }
+        for key in &keys {
+            assert_eq!(
+                f::count(key).invoke_async(&mut acon).await.unwrap(),
+                4,
+                "{key}"
+            );
+        }
+    });
 }
 
 /// Waits (up to 10 s) until `check` holds on `con`.
