@@ -669,7 +669,8 @@ fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
     assert!(loaded >= 2, "the keys' nodes loaded the function: {loaded}");
 
     // The async cluster connection: load_cluster_async reaches every
-    // primary, and calls route by their key.
+    // primary (and sends replicas nothing: they replicate libraries), and
+    // calls route by their key.
     for node in cluster.nodes() {
         redis::cmd("FUNCTION")
             .arg("FLUSH")
@@ -682,12 +683,10 @@ fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
         .unwrap();
     rt.block_on(async {
         let mut acon = client.get_async_connection().await.expect("async cluster");
-        assert_eq!(
-            redlua::load_cluster_async(&mut acon, &[f::COUNT])
-                .await
-                .unwrap(),
-            1
-        );
+        let report = redlua::load_cluster_async(&mut acon, &[f::COUNT], None)
+            .await
+            .unwrap();
+        assert!(report.is_complete(), "{report}");
         for node in cluster.nodes() {
             assert_eq!(libraries(node), [name], "{}", node.url());
         }
@@ -774,4 +773,35 @@ fn a_replica_runs_read_only_functions_and_keeps_the_libraries_when_promoted() {
     assert_eq!(command_calls(&mut rcon, "function|load"), loads);
     assert_eq!(command_calls(&mut rcon, "fcall"), 1);
     assert_eq!(command_calls(&mut rcon, "fcall_ro"), 1);
+}
+
+#[test]
+fn load_cluster_loads_functions_on_primaries_and_replicas_get_them_by_replication() {
+    let cluster = redlua::testing::RedisCluster::start_with_replicas(3, 1)
+        .expect("start a 3-primary cluster with a replica each");
+    if cluster.skip_unless(
+        cluster.server_version().has_functions(),
+        "Redis Functions need Redis 7.0 or Valkey",
+    ) {
+        return;
+    }
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).expect("cluster client");
+    let mut con = client.get_connection().expect("cluster connection");
+    // A script and a function: the replicas get the script's SCRIPT LOAD,
+    // not FUNCTION LOAD (they would answer READONLY).
+    let report = redlua::load_cluster(&mut con, &[f::COUNT, s::COUNT], None).unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(report.nodes().len(), 6, "{report}");
+    let name = f::COUNT.function_name().unwrap();
+    for node in cluster.nodes().iter().chain(cluster.replicas()) {
+        let mut c = node.connection();
+        eventually(&mut c, "the library on every node", |c| {
+            let libs: Vec<HashMap<String, redis::Value>> = redis::cmd("FUNCTION")
+                .arg("LIST")
+                .query(c)
+                .unwrap_or_default();
+            libs.len() == 1
+        });
+        assert_eq!(libraries(node), [name], "{}", node.url());
+    }
 }

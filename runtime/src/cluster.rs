@@ -60,7 +60,8 @@ pub(crate) fn check_call<C: ?Sized>(script: &'static Script, cmd: &Cmd) -> Resul
 #[cold]
 #[inline(never)]
 fn check_on_cluster(script: &'static Script, cmd: &Cmd) -> Result<(), Error> {
-    // `EVALSHA[_RO] sha numkeys keys... args...`, as `Builder` writes it.
+    // `EVALSHA[_RO] sha numkeys keys... args...` (`FCALL[_RO] name ...` for
+    // a function), as `Builder` writes it.
     let args = || {
         cmd.args_iter().map(|a| match a {
             redis::Arg::Simple(a) => a,

@@ -203,6 +203,18 @@ fn probe(node: &Node, timeout: Duration) -> Result<(), RedisError> {
     }
 }
 
+/// What `node` is sent: every script, but a replica no function. A
+/// replica gets its primary's libraries by replication, and answers
+/// `FUNCTION LOAD` with `READONLY You can't write against a read only
+/// replica.` (Redis 7.0.15, Valkey 9.1.2).
+fn loads_for(node: &Node, scripts: &[&'static Script]) -> Vec<&'static Script> {
+    scripts
+        .iter()
+        .copied()
+        .filter(|s| node.primary || !s.is_function())
+        .collect()
+}
+
 fn topology_error(scripts: &[&'static Script], e: RedisError) -> Error {
     classify::from_redis(scripts[0], e)
 }
@@ -303,6 +315,7 @@ pub fn load_cluster(
         .zip(probes)
         .map(|(node, probe)| {
             probe.map_err(|e| topology_error(&scripts, e))?;
+            let scripts = loads_for(node, &scripts);
             let replies = scripts
                 .iter()
                 .map(|script| {
@@ -361,20 +374,23 @@ pub async fn load_cluster_async(
     }
     .map_err(|e| topology_error(&scripts, e))?;
     let nodes = parse_nodes(&text);
-    let mut pipe = redis::Pipeline::with_capacity(scripts.len());
-    for script in &scripts {
-        pipe.add_command(crate::call::load_cmd(script));
-    }
     let loads = nodes.iter().map(|node| {
         let mut con = con.clone();
-        let (pipe, scripts) = (pipe.clone(), &scripts);
+        let scripts = loads_for(node, &scripts);
+        let mut pipe = redis::Pipeline::with_capacity(scripts.len());
+        for script in &scripts {
+            pipe.add_command(crate::call::load_cmd(script));
+        }
         async move {
+            if scripts.is_empty() {
+                return Ok(0);
+            }
             let sent = con.route_pipeline(pipe, 0, scripts.len(), node.route());
             let replies = match tokio::time::timeout(timeout, sent).await {
                 Ok(replies) => replies,
                 Err(_) => Err(timed_out("SCRIPT LOAD", timeout)),
             };
-            check_loads(scripts, replies)
+            check_loads(&scripts, replies)
         }
     });
     let results = futures_util::future::join_all(loads).await;
