@@ -43,6 +43,7 @@
 //! [errors at run time](guide::errors),
 //! [pipelines and preloading](guide::batches),
 //! [Redis Cluster](guide::cluster),
+//! [Redis Functions](guide::functions),
 //! [testing your scripts](guide::testing),
 //! [tracing](guide::tracing).
 //!
@@ -147,6 +148,8 @@ pub mod guide {
     pub mod batches {}
     #[doc = include_str!("../docs/cluster.md")]
     pub mod cluster {}
+    #[doc = include_str!("../docs/functions.md")]
+    pub mod functions {}
     #[doc = include_str!("../docs/testing.md")]
     pub mod testing {}
     #[doc = include_str!("../docs/tracing.md")]
