@@ -191,6 +191,9 @@ impl Walk {
             return;
         };
         let lib = lib.token().to_string();
+        if lib == "_G" {
+            return self.global_table(suffixes.next());
+        }
         if lib != "redis" && lib != "server" {
             return;
         }
@@ -204,6 +207,32 @@ impl Walk {
                 format!("`{lib}.{member}` does not exist in a Redis Function"),
                 "nil in a function body",
                 help,
+            );
+        }
+    }
+}
+
+impl Walk {
+    /// `_G.KEYS` / `_G["ARGV"]`: a script's `KEYS` and `ARGV` are globals,
+    /// a function's are its parameters, so through `_G` they read nil.
+    fn global_table(&mut self, suffix: Option<&Suffix>) {
+        let (token, name) = match suffix {
+            Some(Suffix::Index(Index::Dot { name, .. })) => (name, name.token().to_string()),
+            Some(Suffix::Index(Index::Brackets { expression, .. })) => match &**expression {
+                Expression::String(s) => {
+                    let text = s.token().to_string();
+                    (s, text.trim_matches(|c| c == '"' || c == '\'').to_owned())
+                }
+                _ => return,
+            },
+            _ => return,
+        };
+        if name == "KEYS" || name == "ARGV" {
+            self.push(
+                token,
+                format!("`_G.{name}` is nil in a Redis Function"),
+                "a function's `KEYS` and `ARGV` are its parameters, not globals",
+                &format!("write `{name}` itself"),
             );
         }
     }
@@ -260,6 +289,22 @@ pub fn is_library_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_and_argv_through_the_global_table_are_refused() {
+        let found = issues(
+            "local a = _G.KEYS[1]\nlocal b = _G['ARGV']\nlocal c = _G.other\nreturn KEYS[1]\n",
+        );
+        let lines: Vec<(usize, &str)> =
+            found.iter().map(|i| (i.line, i.message.as_str())).collect();
+        assert_eq!(
+            lines,
+            vec![
+                (1, "`_G.KEYS` is nil in a Redis Function"),
+                (2, "`_G.ARGV` is nil in a Redis Function"),
+            ]
+        );
+    }
 
     fn lib(source: &str, flags: &[&str]) -> Library {
         let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
