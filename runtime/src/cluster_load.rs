@@ -35,7 +35,7 @@ use crate::Script;
 pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What [`load_cluster`] or [`load_cluster_async`] did on each node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ClusterLoad {
     scripts: usize,
     nodes: Vec<NodeLoad>,
@@ -247,6 +247,16 @@ fn report(
     })
 }
 
+/// The distinct scripts to load and the bound per node; `None` when there
+/// is nothing to load (the report is then empty, and nothing is sent).
+fn to_load(
+    scripts: &[&'static Script],
+    per_node: Option<Duration>,
+) -> Option<(Vec<&'static Script>, Duration)> {
+    let scripts = distinct(scripts.iter().copied());
+    (!scripts.is_empty()).then(|| (scripts, per_node.unwrap_or(DEFAULT_NODE_TIMEOUT)))
+}
+
 /// Makes `scripts` resident on every node of the cluster, primaries and
 /// replicas, through a sync `redis::cluster::ClusterConnection`, each node
 /// bounded by `per_node` ([`DEFAULT_NODE_TIMEOUT`] when `None`).
@@ -281,14 +291,9 @@ pub fn load_cluster(
     scripts: &[&'static Script],
     per_node: Option<Duration>,
 ) -> Result<ClusterLoad, Error> {
-    let timeout = per_node.unwrap_or(DEFAULT_NODE_TIMEOUT);
-    let scripts = distinct(scripts.iter().copied());
-    if scripts.is_empty() {
-        return Ok(ClusterLoad {
-            scripts: 0,
-            nodes: Vec::new(),
-        });
-    }
+    let Some((scripts, timeout)) = to_load(scripts, per_node) else {
+        return Ok(ClusterLoad::default());
+    };
     let text = con
         .route_command(
             redis::cmd("CLUSTER").arg("NODES"),
@@ -355,14 +360,9 @@ pub async fn load_cluster_async(
     scripts: &[&'static Script],
     per_node: Option<Duration>,
 ) -> Result<ClusterLoad, Error> {
-    let timeout = per_node.unwrap_or(DEFAULT_NODE_TIMEOUT);
-    let scripts = distinct(scripts.iter().copied());
-    if scripts.is_empty() {
-        return Ok(ClusterLoad {
-            scripts: 0,
-            nodes: Vec::new(),
-        });
-    }
+    let Some((scripts, timeout)) = to_load(scripts, per_node) else {
+        return Ok(ClusterLoad::default());
+    };
     let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
     let mut ask = redis::cmd("CLUSTER");
     ask.arg("NODES");
