@@ -86,19 +86,6 @@ impl<T> Call<T> {
         self.script
     }
 
-    /// The command the call sends (`EVALSHA`, or `EVALSHA_RO` for a
-    /// `no-writes` script; `FCALL`/`FCALL_RO` for a `#[redis_function]`),
-    /// for spans.
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
-    fn command(&self) -> &'static str {
-        match (self.script.is_function(), self.script.is_read_only()) {
-            (false, false) => "EVALSHA",
-            (false, true) => "EVALSHA_RO",
-            (true, false) => "FCALL",
-            (true, true) => "FCALL_RO",
-        }
-    }
-
     /// The call's `EVALSHA` (or `EVALSHA_RO`; `FCALL`/`FCALL_RO` for a
     /// `#[redis_function]`) command, to add to a plain
     /// `redis::Pipeline` next to other commands; [`Call::decode`] reads its
@@ -159,10 +146,7 @@ impl<T> Call<T> {
     where
         C: redis::ConnectionLike + ?Sized,
     {
-        trace::sync(
-            || trace::call(self.script, self.command()),
-            || self.run(con),
-        )
+        trace::sync(|| trace::call(self.script), || self.run(con))
     }
 
     /// [`Call::invoke`] without its span.
@@ -227,11 +211,7 @@ impl<T> Call<T> {
         C: redis::aio::ConnectionLike + ?Sized,
     {
         #[cfg(feature = "tracing")]
-        return trace::future(
-            || trace::call(self.script, self.command()),
-            self.run_async(con),
-        )
-        .await;
+        return trace::future(|| trace::call(self.script), self.run_async(con)).await;
         #[cfg(not(feature = "tracing"))]
         self.run_async(con).await
     }
@@ -514,23 +494,9 @@ impl Builder {
     pub fn new(script: &'static Script, numkeys: usize, argc: usize) -> Builder {
         // Sized up front so encoding does not reallocate for typical values.
         let mut cmd = Cmd::with_capacity(3 + argc, 64 + 24 * argc);
-        match script.function_name() {
-            Some(name) => cmd
-                .arg(if script.is_read_only() {
-                    "FCALL_RO"
-                } else {
-                    "FCALL"
-                })
-                .arg(name),
-            None => cmd
-                .arg(if script.is_read_only() {
-                    "EVALSHA_RO"
-                } else {
-                    "EVALSHA"
-                })
-                .arg(script.sha1()),
-        }
-        .arg(numkeys);
+        cmd.arg(script.call_command())
+            .arg(script.call_target())
+            .arg(numkeys);
         Builder {
             script,
             cmd,

@@ -143,6 +143,23 @@ impl Script {
         self.function.map_or(self.source, |f| f.library)
     }
 
+    /// The command a call sends: `EVALSHA`, or `EVALSHA_RO` for a
+    /// `no-writes` script; `FCALL`/`FCALL_RO` for a `#[redis_function]`.
+    pub(crate) fn call_command(&self) -> &'static str {
+        match (self.is_function(), self.is_read_only()) {
+            (false, false) => "EVALSHA",
+            (false, true) => "EVALSHA_RO",
+            (true, false) => "FCALL",
+            (true, true) => "FCALL_RO",
+        }
+    }
+
+    /// What that command names the code by: the function's name, or the
+    /// script's SHA1.
+    pub(crate) fn call_target(&self) -> &'static str {
+        self.function_name().unwrap_or(self.sha)
+    }
+
     /// `SCRIPT LOAD` or `FUNCTION LOAD`, for messages.
     pub(crate) fn load_command(&self) -> &'static str {
         if self.is_function() {

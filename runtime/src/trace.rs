@@ -20,9 +20,10 @@ pub(crate) struct Span;
 
 /// The span of one call: `EVALSHA create_status`.
 #[inline]
-pub(crate) fn call(script: &Script, command: &'static str) -> Span {
+pub(crate) fn call(script: &Script) -> Span {
     #[cfg(feature = "tracing")]
     {
+        let command = script.call_command();
         tracing::info_span!(
             target: "redlua",
             "redlua.call",
@@ -39,7 +40,7 @@ pub(crate) fn call(script: &Script, command: &'static str) -> Span {
     }
     #[cfg(not(feature = "tracing"))]
     {
-        let _ = (script, command);
+        let _ = script;
         Span
     }
 }
@@ -55,10 +56,13 @@ pub(crate) fn batch(
 ) -> Span {
     #[cfg(feature = "tracing")]
     {
+        // `scripts` is the batch's distinct scripts, in order of first use.
         let names = || {
-            let mut names: Vec<&str> = scripts.iter().map(|s| s.name()).collect();
-            names.dedup();
-            names.join(" ")
+            scripts
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         let operation = if atomic { "MULTI" } else { "PIPELINE" };
         tracing::info_span!(
@@ -80,8 +84,8 @@ pub(crate) fn batch(
     }
 }
 
-/// A `NOSCRIPT` reply: the script is loaded and the call sent again.
-/// Counted on the span the call runs in.
+/// A cache miss (`NOSCRIPT`, or `Function not found` for a function): the
+/// script is loaded and the call sent again. Counted on the call's span.
 #[inline]
 pub(crate) fn reload(script: &Script) {
     #[cfg(feature = "tracing")]
@@ -91,7 +95,8 @@ pub(crate) fn reload(script: &Script) {
             target: "redlua",
             script = script.name(),
             sha1 = script.sha1(),
-            "NOSCRIPT: the server does not have the script; loading it and sending the call again"
+            load = script.load_command(),
+            "the server does not have the script: loading it and sending the call again"
         );
     }
     #[cfg(not(feature = "tracing"))]
