@@ -140,12 +140,6 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
         .writes_without_keys
         .then(|| quote!(.__writes_without_keys()));
 
-    // Only a `const` and a `fn` are emitted, the two items both a module
-    // and an `impl` block hold, so the function may be an associated one.
-    // Siblings in an `impl` see each other only through `Self::`, which a
-    // module does not have: so the function owns its own copy of the
-    // script (the data is all constants; the linker shares the text), and
-    // the public handle, which `load_all` registers, another.
     // A function's library is generated here, at compile time, from the
     // same assembled text the checks ran on.
     let library = (input.kind == Kind::Function).then(|| {
@@ -186,6 +180,12 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
             if read_only { "FCALL_RO" } else { "FCALL" }
         ),
     };
+    // Only a `const` and a `fn` are emitted, the two items both a module
+    // and an `impl` block hold, so the function may be an associated one.
+    // Siblings in an `impl` see each other only through `Self::`, which a
+    // module does not have: so the function owns its own copy of the
+    // script (the data is all constants; the linker shares the text), and
+    // the public handle, which `load_all` registers, another.
     quote! {
         #[doc = #script_doc]
         #vis const #script_static: &'static ::redlua::Script = {
@@ -251,6 +251,8 @@ pub fn tracking(input: &Input) -> TokenStream {
         #(const _: &str = ::core::include_str!(#tracked);)*
         const _: ::core::option::Option<&str> = ::core::option_env!("REDLUA_SKIP_LUA_CHECK");
         const _: ::core::option::Option<&str> = ::core::option_env!("REDLUA_MANIFEST_DIR");
+        // A function's library is named after its package.
+        const _: ::core::option::Option<&str> = ::core::option_env!("CARGO_PKG_NAME");
     }
 }
 
