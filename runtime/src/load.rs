@@ -353,39 +353,26 @@ pub(crate) fn write_load(buf: &mut Vec<u8>, script: &Script) {
 mod tests {
     use super::*;
 
-    static ONE: Script = Script::__new(
-        "one",
-        "lua/one.lua",
-        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
-        "return 1",
-        false,
-        &["lua/one.lua"],
-        &[],
-        &[],
-    );
+    /// `return 1` as lua/one.lua, declared by the function `name`.
+    const fn one(name: &'static str) -> Script {
+        Script::__new(
+            name,
+            "lua/one.lua",
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+            "return 1",
+            false,
+            &["lua/one.lua"],
+            &[],
+            &[],
+        )
+    }
+
+    static ONE: Script = one("one");
     crate::__redlua_register!(ONE);
 
-    static ONE_AGAIN: Script = Script::__new(
-        "one_again",
-        "lua/one.lua",
-        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
-        "return 1",
-        false,
-        &["lua/one.lua"],
-        &[],
-        &[],
-    );
+    static ONE_AGAIN: Script = one("one_again");
 
-    static ONE_FUNCTION: Script = Script::__new(
-        "one",
-        "lua/one.lua",
-        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
-        "return 1",
-        false,
-        &["lua/one.lua"],
-        &[],
-        &[],
-    )
+    static ONE_FUNCTION: Script = one("one")
     .__function(
         "one_0123456789abcdef",
         "#!lua name=one_0123456789abcdef\nredis.register_function{function_name='one_0123456789abcdef', callback=function(KEYS, ARGV) return 1\nend}\n",
