@@ -141,7 +141,11 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             });
         }
         if asm.errors.is_empty() {
-            out.extend(keyless_write(asm, &params, &mapper, &opts.targets, &out));
+            // First, so the cap on shown warnings never drops it: the
+            // macro reads it to mark the script for the cluster refusal.
+            if let Some(f) = keyless_write(asm, &params, &mapper, &opts.targets, &out) {
+                out.insert(0, f);
+            }
         }
     }
     cap(out)

@@ -19,7 +19,7 @@ use full_moon::tokenizer::{Symbol, TokenReference, TokenType};
 use full_moon::visitors::Visitor;
 use full_moon::LuaVersion;
 
-use crate::lua_check::{LuaIssue, Severity};
+use crate::lua_check::{self, LuaIssue, Severity};
 
 /// A library ready for `FUNCTION LOAD`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,8 @@ pub fn library(
     let hash = crate::sha1_hex(&template);
     let name = format!("{}_{}", ident(rust_name), &hash[..HASH_DIGITS]);
     Library {
-        text: template.replace(PLACEHOLDER, &name),
+        // Only the two names above: the script itself may say `{name}`.
+        text: template.replacen(PLACEHOLDER, &name, 2),
         name,
         line_offset,
     }
@@ -142,26 +143,28 @@ const NOT_IN_FUNCTIONS: &[(&str, &str)] = &[
 /// A script that does not parse gives nothing here: the Lua check reports
 /// its syntax error.
 pub fn issues(source: &str) -> Vec<LuaIssue> {
-    // Blank the shebang, keeping every position (as the Lua check does),
-    // and give the lexer no backtick (full_moon 3 panics on one).
-    let text = match source.find('\n') {
-        Some(end) if source.starts_with("#!") => {
-            format!("{}{}", " ".repeat(end), &source[end..])
-        }
-        None if source.starts_with("#!") => String::new(),
-        _ => source.to_owned(),
-    }
-    .replace('`', "$");
-    let parsed = full_moon::parse_fallible(&text, LuaVersion::lua51());
-    if !parsed.errors().is_empty() {
+    // The same text the Lua check parses (shebang blanked, no backtick for
+    // full_moon's lexer to panic on), bounded in depth the same way, and
+    // walked on its large stack: deep nesting must not crash rustc here
+    // either.
+    let text = lua_check::blank_shebang(source).replace('`', "$");
+    if lua_check::too_deep(&text).is_some() {
+        // The Lua check reports it.
         return Vec::new();
     }
-    let mut walk = Walk {
-        depth: 0,
-        issues: Vec::new(),
-    };
-    walk.visit_ast(parsed.ast());
-    walk.issues
+    lua_check::on_checker_stack(|| {
+        let parsed = full_moon::parse_fallible(&text, LuaVersion::lua51());
+        if !parsed.errors().is_empty() {
+            return Vec::new();
+        }
+        let mut walk = Walk {
+            depth: 0,
+            issues: Vec::new(),
+        };
+        walk.visit_ast(parsed.ast());
+        walk.issues
+    })
+    .unwrap_or_else(|| vec![lua_check::internal_error()])
 }
 
 struct Walk {
@@ -289,6 +292,33 @@ pub fn is_library_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_script_s_own_braces_are_left_alone() {
+        let l = lib("return '{name}'\n", &[]);
+        assert!(l.text.contains("return '{name}'"), "{}", l.text);
+        assert!(l.text.starts_with(&format!("#!lua name={}\n", l.name)));
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_a_small_stack() {
+        // 198 nested blocks (what Redis accepts) and 10,000 (past the
+        // limit), on a stack smaller than rustc's.
+        for depth in [198, 10_000] {
+            let src = format!(
+                "{}return 1\n{}",
+                "if true then\n".repeat(depth),
+                "end\n".repeat(depth)
+            );
+            let found = std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || issues(&src))
+                .unwrap()
+                .join()
+                .expect("no stack overflow");
+            assert!(found.is_empty(), "{depth}: {found:?}");
+        }
+    }
 
     #[test]
     fn keys_and_argv_through_the_global_table_are_refused() {

@@ -102,40 +102,50 @@ pub fn check_declared(
     flags: &[String],
     declared: Declared<'_>,
 ) -> Vec<LuaIssue> {
-    // The parser and the walk recurse once per nesting level, and a
-    // downstream crate builds full_moon unoptimised: rustc's own thread
-    // overflows at about 140 nested `if`s. A thread with a large stack
-    // (reserved, not committed, until used) runs anything `MAX_DEPTH` lets
-    // through.
+    on_checker_stack(|| check_inner(source, params, key_params, flags, declared))
+        .unwrap_or_else(|| vec![internal_error()])
+}
+
+/// Runs `f` (a parse and walk of a script) where deep nesting cannot crash
+/// rustc, and catches its panics: `None` when it panicked.
+///
+/// The parser and the walk recurse once per nesting level, and a
+/// downstream crate builds full_moon unoptimised: rustc's own thread
+/// overflows at about 140 nested `if`s. A thread with a large stack
+/// (reserved, not committed, until used) runs anything `MAX_DEPTH` lets
+/// through.
+pub(crate) fn on_checker_stack<R: Send>(f: impl FnOnce() -> R + Send) -> Option<R> {
     let run = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("redlua-lua-check".into())
             .stack_size(STACK_BYTES)
             .spawn_scoped(scope, || {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    check_inner(source, params, key_params, flags, declared)
-                }))
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
             })
             .map(|h| h.join())
     });
     match run {
-        Ok(Ok(Ok(issues))) => issues,
-        // A panic in the checker must not let the script through unchecked:
-        // it fails the build with a way out.
-        _ => vec![LuaIssue {
-            severity: Severity::Error,
-            line: 1,
-            col: 1,
-            len: 1,
-            message: "redlua could not check this Lua script (internal error in the checker)"
+        Ok(Ok(Ok(r))) => Some(r),
+        _ => None,
+    }
+}
+
+/// A panic in the checker must not let the script through unchecked: it
+/// fails the build with a way out.
+pub(crate) fn internal_error() -> LuaIssue {
+    LuaIssue {
+        severity: Severity::Error,
+        line: 1,
+        col: 1,
+        len: 1,
+        message: "redlua could not check this Lua script (internal error in the checker)"
+            .to_string(),
+        label: None,
+        help: Some(
+            "please report this script to redlua; to build without the Lua check \
+             meanwhile, set REDLUA_SKIP_LUA_CHECK=1"
                 .to_string(),
-            label: None,
-            help: Some(
-                "please report this script to redlua; to build without the Lua check \
-                 meanwhile, set REDLUA_SKIP_LUA_CHECK=1"
-                    .to_string(),
-            ),
-        }],
+        ),
     }
 }
 
@@ -185,7 +195,7 @@ pub const MAX_DEPTH: usize = 198;
 /// chain. Left-associative chains (`a + b + c`) add no level there, nor
 /// here. Each level counted here is one of Redis's, so no script Redis
 /// accepts is refused.
-fn too_deep(text: &str) -> Option<LuaIssue> {
+pub(crate) fn too_deep(text: &str) -> Option<LuaIssue> {
     let b = text.as_bytes();
     // For each open block or bracket, the expression levels outside it.
     let mut open: Vec<usize> = Vec::new();
@@ -540,7 +550,7 @@ fn with(mut i: LuaIssue, label: Option<String>, help: Option<String>) -> LuaIssu
 
 /// Replaces the characters of a `#!` first line by spaces: full_moon sees
 /// Lua only, and every position stays where it was.
-fn blank_shebang(source: &str) -> String {
+pub(crate) fn blank_shebang(source: &str) -> String {
     if !source.starts_with("#!") {
         return source.to_string();
     }

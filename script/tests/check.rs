@@ -254,3 +254,16 @@ fn a_literal_key_warning_is_the_only_cluster_warning() {
     assert_eq!(w.len(), 1, "{w:#?}");
     assert!(w[0].contains("key built from literals"), "{}", w[0]);
 }
+
+#[test]
+fn the_keyless_write_warning_survives_the_cap_on_shown_warnings() {
+    // 60 unused arguments are 60 warnings, past the 50 shown: the one the
+    // runtime's cluster refusal depends on must still be there.
+    let mut src = String::from("%arg name str\n");
+    for i in 0..60 {
+        src.push_str(&format!("%arg unused{i} str\n"));
+    }
+    src.push_str("%return int\nreturn redis.call('INCR', name)\n");
+    let (_, f) = run(&[("lua/a.lua", &src)]);
+    assert!(f.iter().any(Finding::is_keyless_write));
+}
