@@ -7,6 +7,10 @@ use std::fmt::Debug;
 use redlua::testing::{command_calls, RedisServer};
 use redlua::{redis_function, redis_script};
 
+#[allow(dead_code)]
+mod common;
+use common::runs;
+
 /// Declares each script twice, with the same name and signature: in `s`
 /// with `#[redis_script]`, in `f` with `#[redis_function]`.
 macro_rules! both {
@@ -604,16 +608,8 @@ fn a_library_another_caller_loaded_first_is_no_error_and_the_call_runs_once() {
     // load (REPLACE, same text) and FCALL still succeed, and it runs once.
     assert_eq!(f::count("c").invoke(&mut racing).unwrap(), 1);
     let mut con = server.connection();
-    assert_eq!(common_runs(&mut con, "c"), 1);
+    assert_eq!(runs(&mut con, "c"), 1);
     assert_eq!(command_calls(&mut con, "function|load"), 2);
-}
-
-fn common_runs(con: &mut redis::Connection, key: &str) -> i64 {
-    redis::cmd("GET")
-        .arg(key)
-        .query::<Option<i64>>(con)
-        .unwrap()
-        .unwrap_or(0)
 }
 
 /// The libraries loaded on `node`.

@@ -38,9 +38,8 @@ const ASYNC_CLUSTER: &str = "redis::cluster_handling::async_connection::ClusterC
 pub(crate) fn is_cluster<C: ?Sized>() -> bool {
     let name = std::any::type_name::<C>();
     let is = |base: &str| {
-        name.len() >= base.len()
-            && name.as_bytes()[..base.len()] == *base.as_bytes()
-            && matches!(name.as_bytes().get(base.len()), None | Some(b'<'))
+        name.strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('<'))
     };
     is(SYNC_CLUSTER) || is(ASYNC_CLUSTER)
 }

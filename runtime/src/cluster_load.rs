@@ -27,7 +27,7 @@ use redis::{ErrorKind, RedisError, Value};
 
 use crate::error::classify;
 use crate::error::Error;
-use crate::load::{check_loads, distinct};
+use crate::load::{check_loads, distinct, load_reply};
 use crate::Script;
 
 /// The per-node time [`load_cluster`] and [`load_cluster_async`] take
@@ -321,20 +321,15 @@ pub fn load_cluster(
         .map(|(node, probe)| {
             probe.map_err(|e| topology_error(&scripts, e))?;
             let scripts = loads_for(node, &scripts);
+            let routing = RoutingInfo::SingleNode(node.route());
             let replies = scripts
                 .iter()
                 .map(|script| {
-                    let routing = RoutingInfo::SingleNode(node.route());
-                    match con.route_command(&crate::call::load_cmd(script), routing) {
-                        Ok(v) => Ok(v),
-                        Err(e) => match redis::ServerError::try_from(e) {
-                            Ok(refused) => Ok(Value::ServerError(refused)),
-                            Err(e) => Err(e),
-                        },
-                    }
+                    let load = crate::call::load_cmd(script);
+                    load_reply(script, con.route_command(&load, routing.clone()))
                 })
-                .collect::<Result<Vec<Value>, RedisError>>();
-            check_loads(&scripts, replies)
+                .collect::<Result<Vec<Value>, Error>>()?;
+            check_loads(&scripts, Ok(replies))
         })
         .collect();
     report(&scripts, nodes, results)

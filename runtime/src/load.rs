@@ -129,7 +129,10 @@ where
 /// The reply of one `SCRIPT LOAD` sent alone. A refusal (on some primary)
 /// becomes a value, so the other scripts still load and [`check_loads`]
 /// reports the first failure; a connection error ends the loading.
-fn load_reply(script: &'static Script, reply: redis::RedisResult<Value>) -> Result<Value, Error> {
+pub(crate) fn load_reply(
+    script: &'static Script,
+    reply: redis::RedisResult<Value>,
+) -> Result<Value, Error> {
     match reply.map_err(ServerError::try_from) {
         Ok(reply) => Ok(reply),
         Err(Ok(refused)) => Ok(Value::ServerError(refused)),

@@ -160,6 +160,16 @@ impl Script {
         self.function_name().unwrap_or(self.sha)
     }
 
+    /// What the server answers a call whose code it lacks, for messages:
+    /// `NOSCRIPT`, or `Function not found`.
+    pub(crate) fn miss_code(&self) -> &'static str {
+        if self.is_function() {
+            "Function not found"
+        } else {
+            "NOSCRIPT"
+        }
+    }
+
     /// `SCRIPT LOAD` or `FUNCTION LOAD`, for messages.
     pub(crate) fn load_command(&self) -> &'static str {
         if self.is_function() {

@@ -164,12 +164,11 @@ impl Pipeline {
         let Ok(replies) = replies else {
             return false;
         };
-        let loading = |v: &Value| classify::is_loading(v);
         if replies.len() != self.wire_len() || replies.is_empty() {
             return false;
         }
         if !self.atomic {
-            return replies.iter().all(loading);
+            return replies.iter().all(classify::is_loading);
         }
         let (first, rest) = (&replies[0], &replies[1..]);
         let Some((exec, queued)) = rest.split_last() else {
@@ -177,7 +176,7 @@ impl Pipeline {
         };
         !matches!(first, Value::ServerError(_))
             && !queued.is_empty()
-            && queued.iter().all(loading)
+            && queued.iter().all(classify::is_loading)
             && matches!(exec, Value::ServerError(e) if e.code() == "EXECABORT")
     }
 
@@ -241,12 +240,12 @@ impl Pipeline {
 
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     fn span(&self) -> trace::Span {
-        let loads = if self.assume_loaded {
-            0
-        } else {
-            self.scripts.len()
-        };
-        trace::batch(self.items.len(), &self.scripts, loads, self.atomic)
+        trace::batch(
+            self.items.len(),
+            &self.scripts,
+            self.loads().len(),
+            self.atomic,
+        )
     }
 
     fn empty_results(&self) -> Results {

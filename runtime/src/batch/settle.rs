@@ -103,21 +103,26 @@ impl Pipeline {
                             }
                             reason
                         }
-                        Some(None) if script.is_function() => {
-                            "Function not found: the functions were emptied between the \
-                             batch's FUNCTION LOAD and this call"
-                                .to_owned()
-                        }
-                        Some(None) => "NOSCRIPT: the script cache was emptied between the \
-                                       batch's SCRIPT LOAD and this call"
-                            .to_owned(),
-                        None if script.is_function() => "Function not found: the function is \
-                                 not loaded on this server (the batch was built with \
-                                 assume_loaded())"
-                            .to_owned(),
-                        None => "NOSCRIPT: the script is not loaded on this server \
-                                 (the batch was built with assume_loaded())"
-                            .to_owned(),
+                        Some(None) => format!(
+                            "{}: {} between the batch's {} and this call",
+                            script.miss_code(),
+                            if script.is_function() {
+                                "the functions were emptied"
+                            } else {
+                                "the script cache was emptied"
+                            },
+                            script.load_command()
+                        ),
+                        None => format!(
+                            "{}: the {} is not loaded on this server (the batch was built \
+                             with assume_loaded())",
+                            script.miss_code(),
+                            if script.is_function() {
+                                "function"
+                            } else {
+                                "script"
+                            }
+                        ),
                     };
                     not_run.push((i, reason));
                 }

@@ -596,6 +596,15 @@ mod tests {
             b"-ERR Error compiling script (new function): user_script:1: unexpected symbol near '#'\r\n",
         );
         assert!(e.to_string().contains("older than Redis 7.0"), "{e}");
+        // A Redis Function there: FCALL and FUNCTION are unknown commands.
+        for reply in [
+            &b"-ERR unknown command `FCALL`, with args beginning with: `no_such_function`, `0`, \r\n"[..],
+            b"-ERR unknown command `FUNCTION`, with args beginning with: `LOAD`, \r\n",
+        ] {
+            let text = classify_resp(&FLAGGED, reply).to_string();
+            assert!(text.contains("no Redis Functions") && text.contains("#[redis_script]"), "{text}");
+            assert!(!text.contains("older than Redis 7.0, which added script flags"), "{text}");
+        }
         // The same compile error of a script without a `#!` line is not that.
         let e = script_err(
             &SCRIPT,

@@ -16,11 +16,14 @@ impl fmt::Display for Error {
                     Ok(e) => {
                         let detail = e.details().unwrap_or("");
                         write_code_message(f, e.code(), detail)?;
-                        if e.code() == "ERR"
-                            && detail.starts_with("unknown command")
-                            && detail.contains("EVALSHA_RO")
-                        {
-                            f.write_str(BEFORE_7)?;
+                        if e.code() == "ERR" {
+                            if detail.starts_with("unknown command `EVALSHA_RO`") {
+                                f.write_str(BEFORE_7)?;
+                            } else if detail.starts_with("unknown command `FCALL")
+                                || detail.starts_with("unknown command `FUNCTION`")
+                            {
+                                f.write_str(NO_FUNCTIONS)?;
+                            }
                         }
                         Ok(())
                     }
@@ -55,6 +58,12 @@ const BEFORE_7: &str = "\n  hint: this server is older than Redis 7.0, which add
     and EVALSHA_RO: it cannot run a script with a `#!lua flags=...` line. Remove the line to \
     run the script there (a `no-writes` script then runs with EVALSHA, on primaries only), or \
     use Redis 7.0+ or Valkey";
+
+/// What to do when a server without Redis Functions (before Redis 7.0)
+/// meets a `#[redis_function]`.
+const NO_FUNCTIONS: &str = "\n  hint: this server has no Redis Functions (Redis 7.0 added them; \
+    Valkey has them): declare the script with #[redis_script] instead of #[redis_function] to \
+    run it here, or use Redis 7.0+ or Valkey";
 
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
