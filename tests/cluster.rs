@@ -228,12 +228,70 @@ async fn async_batch_in_one_slot_runs_every_entry_once_after_a_flush() {
     assert_eq!(stored(&cluster, "{user:7}b"), Some(2));
 }
 
+/// Keys on every node, entries of three kinds (script calls, plain
+/// commands, a keyless `PING`), after every node's script cache was
+/// flushed: the batch is split by slot, each part loads its own scripts,
+/// and every entry runs once, answered in the caller's order. Entries on
+/// one key keep their order (a `SET` then the script that reads it).
 #[tokio::test]
-async fn async_batch_across_slots_is_not_sent() {
+async fn async_batch_across_nodes_runs_each_entry_once_in_the_callers_order() {
+    let (cluster, client) = start();
+    let keys = key_per_node(&cluster);
+    let mut con = client.get_async_connection().await.unwrap();
+    flush_every_node(&cluster);
+    let mut p = redlua::pipe();
+    let mut counts = Vec::new();
+    for round in 0..2 {
+        for key in &keys {
+            counts.push((p.add(count(key)), round + 1));
+        }
+    }
+    p.cmd(redis::cmd("SET").arg(&keys[1]).arg(7));
+    let n = format!("{{{}}}n", keys[2]);
+    p.cmd(redis::cmd("SET").arg(&n).arg(6));
+    let product = p.add(multiply(&n, 7));
+    let pinged = p.cmd(&redis::cmd("PING")).returning::<String>();
+    let hashed = p
+        .cmd(
+            redis::cmd("HSET")
+                .arg(format!("{{{}}}h", keys[0]))
+                .arg("f")
+                .arg("v"),
+        )
+        .returning::<i64>();
+    let summed = p.add(push_and_sum(
+        &format!("{{{}}}l", keys[1]),
+        &format!("{{{}}}s", keys[1]),
+        &[1, 2, 3],
+    ));
+    let results = p.query_async(&mut con).await.unwrap();
+    for (handle, expected) in &counts[..3] {
+        assert_eq!(results.get(*handle).unwrap(), *expected);
+    }
+    for (handle, expected) in &counts[3..] {
+        assert_eq!(results.get(*handle).unwrap(), *expected);
+    }
+    assert_eq!(results.get(product).unwrap(), 42);
+    assert_eq!(results.get(pinged).unwrap(), "PONG");
+    assert_eq!(results.get(hashed).unwrap(), 1);
+    assert_eq!(results.get(summed).unwrap(), 6);
+    // keys[1] was counted twice, then SET to 7 by the plain command queued after.
+    assert_eq!(stored(&cluster, &keys[0]), Some(2));
+    assert_eq!(stored(&cluster, &keys[1]), Some(7));
+    assert_eq!(stored(&cluster, &keys[2]), Some(2));
+    // Every node got its part's loads and calls: the flushed caches healed.
+    assert_resident_everywhere(&cluster, &[COUNT]);
+}
+
+/// `.atomic()` batches stay in one slot (MULTI/EXEC runs on one node):
+/// across slots nothing is sent, and the error says why and what to do.
+#[tokio::test]
+async fn an_atomic_batch_across_slots_is_not_sent_and_says_why() {
     let (cluster, client) = start();
     let keys = key_per_node(&cluster);
     let mut con = client.get_async_connection().await.unwrap();
     let mut p = redlua::pipe();
+    p.atomic();
     p.add(count(&keys[0]));
     p.add(count(&keys[1]));
     let err = p.query_async(&mut con).await.unwrap_err();
@@ -244,8 +302,18 @@ async fn async_batch_across_slots_is_not_sent() {
     assert_eq!(batch.not_run(), vec![0, 1]);
     let text = err.to_string();
     assert!(text.contains("{hash tag}"), "{text}");
+    assert!(text.contains("drop .atomic()"), "{text}");
+    assert!(text.contains(&format!("`{}` -> slot", keys[0])), "{text}");
     assert_eq!(stored(&cluster, &keys[0]), None);
     assert_eq!(stored(&cluster, &keys[1]), None);
+    // A non-atomic entry whose own keys span slots is refused the same way.
+    let mut p = redlua::pipe();
+    p.add(count(&keys[0]));
+    p.add(push_and_sum(&keys[1], &keys[2], &[1]));
+    let err = p.query_async(&mut con).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("entry #1 cannot run on a cluster"), "{text}");
+    assert_eq!(stored(&cluster, &keys[0]), None, "nothing ran");
 }
 
 #[test]
@@ -729,60 +797,116 @@ async fn a_failover_during_a_stream_of_calls_and_batches_loses_and_duplicates_no
     }
 }
 
-/// Known hole, left for the cross-node batch work: redis-rs's async
-/// cluster client resends a whole pipeline after an `ASK` to any entry. A
-/// one-slot batch during a migration of its slot then runs the entries
-/// before the `ASK`ed one again on every bounce (measured: an `INCR` ran 9
-/// times; each entry is reported `MayHaveRun`), and a `MULTI`/`EXEC` one
-/// does not return (bounded here by a timeout). This test asserts what
-/// exactly-once requires; it fails until batches handle redirects per entry.
+/// A slot in migration, its keys split: `a` still on the old owner, `b`
+/// moved to the importing node (which has never seen the script). A plain
+/// batch over both runs each entry once, at once: entries on different
+/// keys are separate transactions, so `a`'s runs where it is and `b`'s is
+/// sent on by redis-rs after the `ASK` (a refused transaction ran nothing,
+/// so that resend is its first run). Before the split, redis-rs resent the
+/// whole pipeline on every bounce: the `INCR` ran 9 times.
+///
+/// An atomic batch over both cannot run anywhere until the migration ends
+/// (Redis answers `TRYAGAIN`). With `retries(0)` the refusal comes back at
+/// once and is reported: nothing ran, kind `Cluster`.
 #[tokio::test]
-#[ignore = "known hole: redis-rs resends a whole pipeline after ASK (see README, Redis Cluster)"]
-async fn a_one_slot_batch_during_a_migration_runs_each_entry_at_most_once() {
+async fn a_batch_during_a_migration_runs_each_entry_at_most_once() {
     let (cluster, client) = start();
     let mut con = client.get_async_connection().await.unwrap();
     let (a, b) = ("{mig}a", "{mig}b");
     let from = owner(&cluster, a);
     let to = (from + 1) % 3;
-    redis::cmd("SET")
-        .arg(b)
-        .arg(20)
-        .exec_async(&mut con)
-        .await
-        .unwrap();
-    // `a` stays on the old owner; a key it lacks would be answered ASK.
-    redis::cmd("SET")
-        .arg(a)
-        .arg(0)
-        .exec_async(&mut con)
-        .await
-        .unwrap();
-    let slot = migrate_key(&cluster, b, from, to);
-    for atomic in [false, true] {
+    for key in [a, b] {
         redis::cmd("SET")
-            .arg(a)
-            .arg(0)
-            .exec(&mut cluster.nodes()[from].connection())
+            .arg(key)
+            .arg(20)
+            .exec_async(&mut con)
+            .await
             .unwrap();
-        let mut p = redlua::pipe();
-        if atomic {
-            p.atomic();
-        }
-        p.cmd(redis::cmd("INCR").arg(a));
-        p.add(count(b));
-        let sent = p.query_async(&mut con);
-        let r = tokio::time::timeout(std::time::Duration::from_secs(2), sent).await;
-        assert!(r.is_ok(), "atomic={atomic}: no answer in 2 s");
-        let ran: Option<i64> = redis::cmd("GET")
-            .arg(a)
-            .query(&mut cluster.nodes()[from].connection())
-            .unwrap();
-        assert!(
-            ran.unwrap_or(0) <= 1,
-            "atomic={atomic}: INCR ran {ran:?} times"
-        );
     }
+    flush_every_node(&cluster);
+    let slot = migrate_key(&cluster, b, from, to);
+    let get = |node: usize, key: &str| -> Option<i64> {
+        let mut c = cluster.nodes()[node].connection();
+        redis::cmd("ASKING").exec(&mut c).unwrap();
+        redis::cmd("GET").arg(key).query(&mut c).unwrap()
+    };
+
+    let mut p = redlua::pipe();
+    let incr = p.cmd(redis::cmd("INCR").arg(a)).returning::<i64>();
+    let counted = p.add(count(b));
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(2), p.query_async(&mut con));
+    let results = sent.await.expect("answered in 2 s").unwrap();
+    assert_eq!(results.get(incr).unwrap(), 21);
+    assert_eq!(results.get(counted).unwrap(), 21);
+    assert_eq!(get(from, a), Some(21), "INCR ran once");
+    assert_eq!(
+        get(to, b),
+        Some(21),
+        "the script ran once, on the importing node"
+    );
+
+    let strict = redis::cluster::ClusterClientBuilder::new(cluster.urls())
+        .retries(0)
+        .build()
+        .unwrap();
+    let mut strict = strict.get_async_connection().await.unwrap();
+    let mut p = redlua::pipe();
+    p.atomic();
+    p.cmd(redis::cmd("INCR").arg(a));
+    p.add(count(b));
+    let sent = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        p.query_async(&mut strict),
+    );
+    let err = sent.await.expect("answered in 2 s").unwrap_err();
+    let Error::Batch(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.kind(), BatchFailure::Cluster, "{err}");
+    assert_eq!(e.not_run(), vec![0, 1], "{err}");
+    assert!(e.entries().iter().all(|r| r.outcome() == Outcome::Refused));
+    assert!(err.to_string().contains("TRYAGAIN"), "{err}");
+    assert_eq!(get(from, a), Some(21), "the transaction did not run");
+    assert_eq!(get(to, b), Some(21), "the transaction did not run");
     finish_migration(&cluster, slot, to);
+}
+
+/// With `retries(0)` redis-rs gives redirects back instead of following
+/// them; a batch part that was refused that way ran nothing, and redlua
+/// sends it to the node named: `ASKING` first during a migration, straight
+/// there after the slot moved (the client's slot map still names the old
+/// owner).
+#[tokio::test]
+async fn redirects_given_back_by_redis_rs_are_followed_and_run_once() {
+    let (cluster, _) = start();
+    let client = redis::cluster::ClusterClientBuilder::new(cluster.urls())
+        .retries(0)
+        .build()
+        .unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    let keys = key_per_node(&cluster);
+    let key = keys[0].clone();
+    let (from, to) = (0, 1);
+    assert_eq!(count(&key).invoke_async(&mut con).await.unwrap(), 1);
+    flush_every_node(&cluster);
+    let slot = migrate_key(&cluster, &key, from, to);
+    let batch = |n: i64| {
+        let mut p = redlua::pipe();
+        let h = p.add(count(&key));
+        let other = p.add(count(&keys[2]));
+        (p, h, other, n)
+    };
+    let (p, h, other, _) = batch(2);
+    let results = p.query_async(&mut con).await.unwrap();
+    assert_eq!(results.get(h).unwrap(), 2, "ASK followed");
+    assert_eq!(results.get(other).unwrap(), 1);
+    finish_migration(&cluster, slot, to);
+    let (p, h, other, _) = batch(3);
+    let results = p.query_async(&mut con).await.unwrap();
+    assert_eq!(results.get(h).unwrap(), 3, "MOVED followed");
+    assert_eq!(results.get(other).unwrap(), 2);
+    assert_eq!(stored(&cluster, &key), Some(3), "each run once");
+    assert_eq!(stored(&cluster, &keys[2]), Some(2));
 }
 
 /// Reshards one slot (keys moved one by one with `MIGRATE`, then the slot

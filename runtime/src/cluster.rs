@@ -44,6 +44,25 @@ pub(crate) fn is_cluster<C: ?Sized>() -> bool {
     is(SYNC_CLUSTER) || is(ASYNC_CLUSTER)
 }
 
+/// The connection as redis-rs's async cluster connection (with its default
+/// node connection), when it is exactly that type: a batch split by slot
+/// clones it to send its parts concurrently. `typeid::of` gives a `TypeId`
+/// without the `'static` bound `C` does not have; `ClusterConnection` has
+/// no lifetime parameter, so an equal id means `C` is that type.
+#[cfg(feature = "cluster-async")]
+pub(crate) fn as_async_cluster<C: ?Sized>(
+    con: &mut C,
+) -> Option<&mut redis::cluster_async::ClusterConnection> {
+    type Cluster = redis::cluster_async::ClusterConnection;
+    if typeid::of::<C>() != std::any::TypeId::of::<Cluster>() {
+        return None;
+    }
+    // SAFETY: `C` and `Cluster` are the same type (same TypeId, and
+    // `Cluster` has no lifetimes that erasure could hide), so the pointer
+    // is to a valid, uniquely borrowed `Cluster` for the borrow's lifetime.
+    Some(unsafe { &mut *(con as *mut C).cast::<Cluster>() })
+}
+
 /// Refuses, before sending, a call the cluster cannot run as written: keys
 /// in more than one slot, or a writing script without keys. A no-op (and
 /// free) on any other connection.
@@ -59,8 +78,23 @@ pub(crate) fn check_call<C: ?Sized>(script: &'static Script, cmd: &Cmd) -> Resul
 #[cold]
 #[inline(never)]
 fn check_on_cluster(script: &'static Script, cmd: &Cmd) -> Result<(), Error> {
-    // `EVALSHA[_RO] sha numkeys keys... args...` (`FCALL[_RO] name ...` for
-    // a function), as `Builder` writes it.
+    let keys = script_keys(cmd);
+    if keys.is_empty() {
+        if script.writes_without_keys() {
+            return Err(refusal(script, ClusterRefusal::KeylessWrite, Vec::new()));
+        }
+        return Ok(());
+    }
+    if one_slot(&keys) {
+        return Ok(());
+    }
+    let keys = keys.iter().map(|k| (k.to_vec(), slot_number(k))).collect();
+    Err(refusal(script, ClusterRefusal::CrossSlot, keys))
+}
+
+/// The declared keys of a script call: `EVALSHA[_RO] sha numkeys keys...
+/// args...` (`FCALL[_RO] name ...` for a function), as `Builder` writes it.
+pub(crate) fn script_keys(cmd: &Cmd) -> Vec<&[u8]> {
     let args = || {
         cmd.args_iter().map(|a| match a {
             redis::Arg::Simple(a) => a,
@@ -72,23 +106,20 @@ fn check_on_cluster(script: &'static Script, cmd: &Cmd) -> Result<(), Error> {
         .and_then(|n| std::str::from_utf8(n).ok())
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(0);
-    if numkeys == 0 {
-        if script.writes_without_keys() {
-            return Err(refusal(script, ClusterRefusal::KeylessWrite, Vec::new()));
-        }
-        return Ok(());
-    }
-    if numkeys == 1 {
-        return Ok(());
-    }
-    let keys = args().skip(3).take(numkeys);
-    let mut slots = keys.clone().map(Slot::for_key);
+    args().skip(3).take(numkeys).collect()
+}
+
+/// True when every key hashes to the slot of the first.
+pub(crate) fn one_slot<K: AsRef<[u8]>>(keys: &[K]) -> bool {
+    let mut slots = keys.iter().map(|k| Slot::for_key(k.as_ref()));
     let first = slots.next();
-    if slots.all(|s| Some(s) == first) {
-        return Ok(());
-    }
-    let keys = keys.map(|k| (k.to_vec(), slot_number(k))).collect();
-    Err(refusal(script, ClusterRefusal::CrossSlot, keys))
+    slots.all(|s| Some(s) == first)
+}
+
+/// Why a script call cannot run on a cluster as written, if it cannot:
+/// [`check_on_cluster`] for a call queued in a batch.
+pub(crate) fn refused_entry(script: &'static Script, cmd: &Cmd) -> Option<Error> {
+    check_on_cluster(script, cmd).err()
 }
 
 /// True when the `SCRIPT LOAD` + `EVALSHA` batch of a `NOSCRIPT` retry
@@ -182,6 +213,15 @@ mod tests {
         >());
         #[cfg(feature = "cluster-async")]
         assert!(is_cluster::<redis::cluster_async::ClusterConnection>());
+    }
+
+    #[cfg(feature = "cluster-async")]
+    #[test]
+    fn only_the_async_cluster_connection_is_cast() {
+        let mut not = crate::call::tests_support::Unreachable;
+        assert!(as_async_cluster(&mut not).is_none());
+        let mut dynamic: Box<dyn redis::ConnectionLike> = Box::new(not);
+        assert!(as_async_cluster(dynamic.as_mut()).is_none());
     }
 
     #[test]

@@ -71,6 +71,7 @@ mod batch;
 mod call;
 mod cluster;
 mod cluster_load;
+mod command_keys;
 mod decode;
 mod encode;
 mod error;

@@ -111,6 +111,10 @@ impl<T> Entry for Handle<T> {
                 script: self.script.name(),
                 source: misuse(self.index, "its result was already taken"),
             }),
+            Some(Slot::NotRun(why)) => Err(Error::Redis {
+                script: self.script.name(),
+                source: misuse(self.index, &format!("it did not run: {why}")),
+            }),
             None => Err(Error::Redis {
                 script: self.script.name(),
                 source: misuse(self.index, NOT_THESE_RESULTS),
@@ -208,6 +212,7 @@ impl<T: FromRedisValue> Entry for CmdHandle<T> {
             Some(Slot::Reply(Value::ServerError(e))) => Err(e.into()),
             Some(Slot::Reply(v)) => T::from_redis_value(v).map_err(Into::into),
             Some(Slot::Taken) => Err(misuse(self.index, "its result was already taken")),
+            Some(Slot::NotRun(why)) => Err(misuse(self.index, &format!("it did not run: {why}"))),
             None => Err(misuse(self.index, NOT_THESE_RESULTS)),
         }
     }

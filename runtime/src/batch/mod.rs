@@ -14,6 +14,8 @@
 //!   `crate::error`, so it imports no code that sends);
 //! - `results`: [`Results`], [`Entry`], the replies as data.
 
+#[cfg(feature = "aio")]
+mod cluster;
 mod handle;
 mod pipeline;
 pub(crate) mod report;

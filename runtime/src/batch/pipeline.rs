@@ -40,6 +40,7 @@ pub fn pipe() -> Pipeline {
     Pipeline::new()
 }
 
+#[derive(Clone)]
 pub(super) enum Item {
     Script {
         script: &'static Script,

@@ -49,6 +49,13 @@ pub enum BatchFailure {
     /// any entry, which would run the other entries again; an async cluster
     /// connection refuses a batch whose keys hash to more than one slot.
     NotSent,
+    /// On Redis Cluster, a part of the batch was refused as a whole with
+    /// `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`, `LOADING`
+    /// or `READONLY` (its slot moved or is migrating, its node is down or
+    /// loading) after redis-rs stopped retrying. The part was a
+    /// transaction that Redis discarded, so its entries did not run; the
+    /// other parts ran (see [`BatchError::entries`]).
+    Cluster,
 }
 
 /// What became of one queued entry of a batch that failed
@@ -232,6 +239,8 @@ pub struct BatchError {
     pub(super) results: Option<Results>,
     pub(super) source: Option<RedisError>,
     pub(super) detail: Option<String>,
+    /// For a batch split by slot on Redis Cluster: into how many parts.
+    pub(super) parts: usize,
 }
 
 impl BatchError {
@@ -458,6 +467,9 @@ impl fmt::Display for BatchError {
         let what = self.what();
         let n = self.entries.len();
         let none_ran = none_ran(n);
+        if self.parts > 1 {
+            return self.fmt_split(f);
+        }
         match self.kind {
             BatchFailure::NoScript => {
                 let not_run = self.not_run().len();
@@ -517,6 +529,12 @@ impl fmt::Display for BatchError {
                     write!(f, ": {d}")?;
                 }
             }
+            BatchFailure::Cluster => {
+                write!(f, "{what} not run: {none_ran}")?;
+                if let Some(d) = &self.detail {
+                    write!(f, "; {d}")?;
+                }
+            }
             BatchFailure::NotSent => {
                 write!(f, "{what} not sent: {none_ran}")?;
                 if let Some(d) = &self.detail {
@@ -550,6 +568,36 @@ impl fmt::Display for BatchError {
 }
 
 impl BatchError {
+    /// The text of a cluster batch split into parts, some of which ran.
+    fn fmt_split(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (ran, not_run, unknown) = (self.ran(), self.not_run(), self.unknown());
+        write!(
+            f,
+            "cluster {} of {} entries, split into {} parts by slot: {} ran, {} did not run, \
+             {} may have run; nothing that may have run was sent again",
+            self.what(),
+            self.entries.len(),
+            self.parts,
+            ran.len(),
+            not_run.len(),
+            unknown.len()
+        )?;
+        write!(f, "\n  ran:     ")?;
+        write_ranges(f, &ran)?;
+        if !not_run.is_empty() {
+            write!(f, "\n  not run:")?;
+            self.write_entries(f, |e| e.status() == EntryStatus::NotRun)?;
+        }
+        if !unknown.is_empty() {
+            write!(f, "\n  unknown:")?;
+            self.write_entries(f, |e| e.status() == EntryStatus::Unknown)?;
+        }
+        if let Some(e) = &self.source {
+            write!(f, "\n  first error: {e}")?;
+        }
+        Ok(())
+    }
+
     fn write_entries(
         &self,
         f: &mut fmt::Formatter<'_>,

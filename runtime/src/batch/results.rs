@@ -12,6 +12,8 @@ use redis::Value;
 pub enum Slot {
     Reply(Value),
     Taken,
+    /// The entry did not run (a part of a cluster batch was refused): why.
+    NotRun(String),
 }
 
 pub(super) mod sealed {

@@ -135,6 +135,9 @@ impl Pipeline {
         if self.items.is_empty() {
             return Ok(self.empty_results());
         }
+        if crate::cluster::is_cluster::<C>() {
+            return self.run_on_cluster(con).await;
+        }
         let wire = self.wire();
         let mut wait = LoadingWait::new();
         let replies = loop {
@@ -221,7 +224,7 @@ impl Pipeline {
     /// The batch as a plain `redis::Pipeline` (MULTI/EXEC written out, so
     /// every reply, QUEUED ones included, comes back).
     #[cfg(feature = "aio")]
-    fn wire(&self) -> redis::Pipeline {
+    pub(super) fn wire(&self) -> redis::Pipeline {
         let mut wire = redis::Pipeline::with_capacity(self.wire_len());
         if self.atomic {
             wire.add_command(redis::cmd("MULTI"));

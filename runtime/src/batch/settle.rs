@@ -234,11 +234,8 @@ impl Pipeline {
             || source
                 .as_ref()
                 .is_some_and(|e| Outcome::of_redis_error(e) == Outcome::NotSent);
-        let entries = self
-            .items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
+        let entries = (0..self.items.len())
+            .map(|index| {
                 let (status, reason) = status(index);
                 let outcome = match status {
                     EntryStatus::Ran => Outcome::Ran,
@@ -246,16 +243,7 @@ impl Pipeline {
                     EntryStatus::NotRun if never_sent => Outcome::NotSent,
                     EntryStatus::NotRun => Outcome::Refused,
                 };
-                EntryReport {
-                    index,
-                    script: item.script(),
-                    command: match item {
-                        Item::Script { .. } => None,
-                        Item::Cmd(cmd) => Some(command_name(cmd)),
-                    },
-                    outcome,
-                    reason,
-                }
+                self.report(index, outcome, reason)
             })
             .collect();
         Error::Batch(Box::new(BatchError {
@@ -266,7 +254,28 @@ impl Pipeline {
             results,
             source,
             detail,
+            parts: 1,
         }))
+    }
+
+    /// The report of entry `index`.
+    pub(super) fn report(
+        &self,
+        index: usize,
+        outcome: Outcome,
+        reason: Option<String>,
+    ) -> EntryReport {
+        let item = &self.items[index];
+        EntryReport {
+            index,
+            script: item.script(),
+            command: match item {
+                Item::Script { .. } => None,
+                Item::Cmd(cmd) => Some(command_name(cmd)),
+            },
+            outcome,
+            reason,
+        }
     }
 }
 
@@ -295,7 +304,7 @@ fn server_error_text(e: &ServerError) -> String {
 }
 
 /// `SET`, or `SCRIPT FLUSH` for commands with subcommands.
-fn command_name(cmd: &Cmd) -> String {
+pub(super) fn command_name(cmd: &Cmd) -> String {
     const CONTAINERS: &[&str] = &[
         "ACL", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "FUNCTION", "LATENCY", "MEMORY", "MODULE",
         "OBJECT", "PUBSUB", "SCRIPT", "SLOWLOG", "XGROUP", "XINFO",

@@ -1,0 +1,475 @@
+//! A batch on redis-rs's async cluster connection: split into parts that
+//! each run on one node, sent concurrently, the replies put back in the
+//! caller's order.
+//!
+//! # Why each part is a `MULTI`/`EXEC` of one slot
+//!
+//! redis-rs's async cluster client resends a whole pipeline when any of its
+//! replies is `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `LOADING` or
+//! `READONLY`. For a plain pipeline that reruns the entries that did run
+//! (measured: an `INCR` ran 9 times during a slot migration). Inside a
+//! transaction those refusals come back while the commands are being
+//! queued, or from `EXEC` itself, and then Redis discards the transaction:
+//! nothing in it ran, so the client's resend (to the node the redirect
+//! names, or after a topology refresh) is the first run, not a second. A
+//! transaction cannot span slots, so a part is the entries of one slot;
+//! and since entries in different slots share no key, sending the parts in
+//! any order cannot change what an entry reads. Entries that share a key
+//! stay in one part, in the caller's order.
+//!
+//! A non-atomic batch is split further, into groups of entries linked by
+//! shared keys: one slot's keys can be split between two nodes while the
+//! slot migrates, and a transaction over keys on both sides is refused
+//! (`TRYAGAIN`) until the migration ends, while one over keys on one side
+//! runs at once.
+//!
+//! Entries without keys (`PING`, a read-only script without `%key`) form
+//! one more part, sent to a node redis-rs picks.
+//!
+//! When redis-rs gives a redirect back instead of following it (its
+//! `retries` are spent, or set to 0), the part, which did not run, is sent
+//! to the node named, at most [`HOPS`] times.
+
+use std::collections::HashMap;
+
+use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
+
+use super::pipeline::{same_script, Item, Pipeline};
+use super::report::{BatchError, BatchFailure, EntryReport};
+use super::results::{Results, Slot};
+use crate::cluster::{one_slot, refused_entry, script_keys, slot_number};
+use crate::error::{Error, Outcome};
+
+/// How many redirects given back by redis-rs one part follows.
+const HOPS: usize = 3;
+
+impl Pipeline {
+    /// [`Pipeline::query_async`] on a cluster connection.
+    pub(super) async fn run_on_cluster<C>(&self, con: &mut C) -> Result<Results, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
+        let keys = self.keys(con).await?;
+        self.refuse_unsendable(&keys)?;
+        let groups = self.groups(&keys);
+        let parts: Vec<Pipeline> = groups.iter().map(|g| self.part(g)).collect();
+        let replies = send(con, &parts).await;
+        self.merge(&groups, &parts, replies)
+    }
+
+    /// Each entry's keys: a script's declared keys, a command's from the
+    /// server's command table.
+    async fn keys<C>(&self, con: &mut C) -> Result<Vec<Vec<Vec<u8>>>, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
+        let cmds: Vec<&redis::Cmd> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Cmd(c) => Some(c),
+                Item::Script { .. } => None,
+            })
+            .collect();
+        let mut cmd_keys = if cmds.is_empty() {
+            Vec::new()
+        } else {
+            crate::command_keys::keys_of(con, &cmds)
+                .await
+                .map_err(|e| self.not_sent(COMMAND_TABLE, Some(e)))?
+        }
+        .into_iter();
+        Ok(self
+            .items
+            .iter()
+            .map(|item| match item {
+                Item::Script { cmd, .. } => {
+                    script_keys(cmd).into_iter().map(<[u8]>::to_vec).collect()
+                }
+                Item::Cmd(_) => cmd_keys.next().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Refuses, before anything is sent, an entry no node can run (keys in
+    /// two slots, a writing script without keys) and an atomic batch over
+    /// more than one slot.
+    fn refuse_unsendable(&self, keys: &[Vec<Vec<u8>>]) -> Result<(), Error> {
+        for (i, (item, keys)) in self.items.iter().zip(keys).enumerate() {
+            let why = match item {
+                Item::Script { script, cmd, .. } => {
+                    refused_entry(script, cmd).map(|e| e.to_string())
+                }
+                Item::Cmd(cmd) if !one_slot(keys) => Some(format!(
+                    "`{}`: its keys hash to different slots ({}), which no single node serves",
+                    super::settle::command_name(cmd),
+                    listed(keys.iter())
+                )),
+                Item::Cmd(_) => None,
+            };
+            if let Some(why) = why {
+                return Err(
+                    self.not_sent(&format!("entry #{i} cannot run on a cluster: {why}"), None)
+                );
+            }
+        }
+        let all: Vec<&Vec<u8>> = keys.iter().flatten().collect();
+        if self.atomic && !one_slot(&all) {
+            let mut seen = Vec::new();
+            for key in all {
+                if !seen
+                    .iter()
+                    .any(|k: &&Vec<u8>| slot_number(k) == slot_number(key))
+                {
+                    seen.push(key);
+                }
+            }
+            let why = format!(
+                "{ATOMIC_CROSS_SLOT} (keys {})",
+                listed(seen.into_iter().take(4))
+            );
+            return Err(self.not_sent(&why, None));
+        }
+        Ok(())
+    }
+
+    /// The entries of each part, in the caller's order: all of them for an
+    /// atomic batch; else the groups linked by shared keys, then the
+    /// entries without keys.
+    fn groups(&self, keys: &[Vec<Vec<u8>>]) -> Vec<Vec<usize>> {
+        if self.atomic {
+            return vec![(0..self.items.len()).collect()];
+        }
+        // Union-find over entries, joined through the keys they share.
+        let mut parent: Vec<usize> = (0..keys.len()).collect();
+        fn root(parent: &mut [usize], mut i: usize) -> usize {
+            while parent[i] != i {
+                parent[i] = parent[parent[i]];
+                i = parent[i];
+            }
+            i
+        }
+        let mut owner: HashMap<&[u8], usize> = HashMap::new();
+        for (i, keys) in keys.iter().enumerate() {
+            for key in keys {
+                if let Some(&j) = owner.get(key.as_slice()) {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a.max(b)] = a.min(b);
+                } else {
+                    owner.insert(key, i);
+                }
+            }
+        }
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut index_of: HashMap<usize, usize> = HashMap::new();
+        let mut keyless = Vec::new();
+        for i in 0..keys.len() {
+            if keys[i].is_empty() {
+                keyless.push(i);
+                continue;
+            }
+            let r = root(&mut parent, i);
+            let g = *index_of.entry(r).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(i);
+        }
+        if !keyless.is_empty() {
+            groups.push(keyless);
+        }
+        groups
+    }
+
+    /// The entries `group` as a transaction of their own, loading their
+    /// own scripts.
+    fn part(&self, group: &[usize]) -> Pipeline {
+        let items: Vec<Item> = group.iter().map(|&i| self.items[i].clone()).collect();
+        let mut scripts: Vec<&'static crate::Script> = Vec::new();
+        for script in items.iter().filter_map(Item::script) {
+            if !scripts.iter().any(|s| same_script(s, script)) {
+                scripts.push(script);
+            }
+        }
+        Pipeline {
+            id: self.id,
+            items,
+            scripts,
+            atomic: true,
+            assume_loaded: self.assume_loaded,
+        }
+    }
+
+    /// Puts the parts' outcomes back in the caller's order: `Ok` when every
+    /// part ran, else one [`BatchError`] over all entries.
+    fn merge(
+        &self,
+        groups: &[Vec<usize>],
+        parts: &[Pipeline],
+        replies: Vec<RedisResult<Vec<Value>>>,
+    ) -> Result<Results, Error> {
+        let n = self.items.len();
+        let mut slots: Vec<Slot> = vec![Slot::Taken; n];
+        let mut entries: Vec<Option<EntryReport>> = vec![None; n];
+        let mut first: Option<BatchError> = None;
+        let mut failed = 0;
+        let mut load_failures = Vec::new();
+        for ((group, part), reply) in groups.iter().zip(parts).zip(replies) {
+            let settled = match reply {
+                Err(e) if refused_by_cluster(&e) => Err(part.refused(e)),
+                reply => part.finish(reply),
+            };
+            match settled {
+                Ok(results) => {
+                    for (&i, slot) in group.iter().zip(results.slots) {
+                        slots[i] = slot;
+                        entries[i] = Some(self.report(i, Outcome::Ran, None));
+                    }
+                }
+                Err(Error::Batch(e)) => {
+                    failed += 1;
+                    let mut e = *e;
+                    let mut got = e.results.take().map(|r| r.slots.into_iter());
+                    for (&i, mut report) in group.iter().zip(e.entries.iter().cloned()) {
+                        slots[i] = got.as_mut().and_then(Iterator::next).unwrap_or_else(|| {
+                            Slot::NotRun(
+                                report
+                                    .reason
+                                    .clone()
+                                    .unwrap_or_else(|| format!("{:?}", report.outcome)),
+                            )
+                        });
+                        report.index = i;
+                        entries[i] = Some(report);
+                    }
+                    load_failures.append(&mut e.load_failures);
+                    first.get_or_insert(e);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let Some(first) = first else {
+            return Ok(Results {
+                pipe: self.id,
+                slots,
+            });
+        };
+        let entries: Vec<EntryReport> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| e.unwrap_or_else(|| self.report(i, Outcome::MayHaveRun, None)))
+            .collect();
+        let any_ran = entries.iter().any(|e| e.outcome == Outcome::Ran);
+        let detail = match (parts.len(), first.detail) {
+            (1, detail) => detail,
+            (k, detail) => Some(format!(
+                "{failed} of the {k} parts the cluster batch was split into did not run as a \
+                 whole{}",
+                detail
+                    .map(|d| format!("; the first: {d}"))
+                    .unwrap_or_default()
+            )),
+        };
+        Err(Error::Batch(Box::new(BatchError {
+            kind: first.kind,
+            atomic: self.atomic,
+            entries,
+            load_failures,
+            results: any_ran.then_some(Results {
+                pipe: self.id,
+                slots,
+            }),
+            source: first.source,
+            detail,
+            parts: parts.len(),
+        })))
+    }
+
+    /// A part the cluster refused as a whole (`MOVED`, `ASK`, `TRYAGAIN`,
+    /// ...) once redis-rs stopped retrying: the transaction was discarded,
+    /// so none of its entries ran.
+    fn refused(&self, e: RedisError) -> Error {
+        let why = format!(
+            "the cluster answered {} for this entry's slot (it moved, is migrating, or its \
+             node is down or loading), so its part of the batch was discarded; send it again",
+            e.code().unwrap_or("an error")
+        );
+        let mut err = self.not_sent(&why, Some(e));
+        if let Error::Batch(b) = &mut err {
+            b.kind = BatchFailure::Cluster;
+            for entry in &mut b.entries {
+                entry.outcome = Outcome::Refused;
+                entry.reason = Some(why.clone());
+            }
+        }
+        err
+    }
+}
+
+/// True for an error that redis-rs raises for a whole pipeline when one
+/// of its replies was a cluster refusal; for a transaction that means
+/// nothing in it ran.
+fn refused_by_cluster(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::Moved
+                | ServerErrorKind::Ask
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::BusyLoading
+                | ServerErrorKind::ReadOnly
+        )
+    )
+}
+
+/// Sends every part: concurrently on redis-rs's own async cluster
+/// connection (cloned per part), one after the other on any other
+/// connection that presents itself as a cluster.
+async fn send<C>(con: &mut C, parts: &[Pipeline]) -> Vec<RedisResult<Vec<Value>>>
+where
+    C: redis::aio::ConnectionLike + ?Sized,
+{
+    #[cfg(feature = "cluster-async")]
+    if let Some(cluster) = crate::cluster::as_async_cluster(con) {
+        let sends = parts.iter().map(|part| {
+            let mut con = cluster.clone();
+            async move { send_following_redirects(&mut con, part).await }
+        });
+        return futures_util::future::join_all(sends).await;
+    }
+    let mut replies = Vec::with_capacity(parts.len());
+    for part in parts {
+        let wire = part.wire();
+        replies.push(con.req_packed_commands(&wire, 0, wire.len()).await);
+    }
+    replies
+}
+
+/// Sends one part; if redis-rs hands back a redirect it did not follow,
+/// sends the part (which did not run) to the node named, `ASKING` first
+/// for an `ASK`.
+#[cfg(feature = "cluster-async")]
+async fn send_following_redirects(
+    con: &mut redis::cluster_async::ClusterConnection,
+    part: &Pipeline,
+) -> RedisResult<Vec<Value>> {
+    use redis::aio::ConnectionLike;
+    use redis::cluster_routing::SingleNodeRoutingInfo;
+
+    let wire = part.wire();
+    let mut reply = con.req_packed_commands(&wire, 0, wire.len()).await;
+    for _ in 0..HOPS {
+        let Err(e) = &reply else { break };
+        let ask = e.kind() == ErrorKind::Server(ServerErrorKind::Ask);
+        let Some((host, port)) = e
+            .redirect_node()
+            .and_then(|(addr, _)| addr.rsplit_once(':'))
+            .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+        else {
+            break;
+        };
+        let mut resend = redis::Pipeline::with_capacity(wire.len() + 1);
+        if ask {
+            resend.add_command(redis::cmd("ASKING"));
+        }
+        for cmd in wire.cmd_iter() {
+            resend.add_command(cmd.clone());
+        }
+        let route = SingleNodeRoutingInfo::ByAddress { host, port };
+        reply = con
+            .route_pipeline(resend, usize::from(ask), wire.len(), route)
+            .await;
+    }
+    reply
+}
+
+fn listed<'a>(keys: impl Iterator<Item = &'a Vec<u8>>) -> String {
+    keys.map(|k| {
+        format!(
+            "`{}` -> slot {}",
+            String::from_utf8_lossy(k),
+            slot_number(k)
+        )
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+const COMMAND_TABLE: &str = "the cluster did not answer COMMAND INFO, which tells where the \
+    batch's plain commands keep their keys (needed to split the batch by slot)";
+
+const ATOMIC_CROSS_SLOT: &str = "an atomic batch (MULTI/EXEC) runs on one node, in one slot: \
+    give its keys a common {hash tag}, or drop .atomic() to let the batch be split by slot";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::pipe;
+    use crate::batch::tests_support::count;
+
+    fn keys(p: &Pipeline) -> Vec<Vec<Vec<u8>>> {
+        p.items
+            .iter()
+            .map(|i| {
+                script_keys(i.cmd())
+                    .into_iter()
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_sharing_a_key_stay_together_in_order() {
+        let mut p = pipe();
+        p.add(count("a"));
+        p.add(count("b"));
+        p.add(count("a"));
+        p.add(count("{a}c"));
+        p.add(count("b"));
+        assert_eq!(p.groups(&keys(&p)), vec![vec![0, 2], vec![1, 4], vec![3]]);
+        p.atomic();
+        assert_eq!(p.groups(&keys(&p)), vec![vec![0, 1, 2, 3, 4]]);
+    }
+
+    #[test]
+    fn keyless_entries_are_one_more_part() {
+        let mut p = pipe();
+        p.cmd(&redis::cmd("PING"));
+        p.add(count("a"));
+        p.cmd(&redis::cmd("TIME"));
+        let keys = vec![vec![], vec![b"a".to_vec()], vec![]];
+        assert_eq!(p.groups(&keys), vec![vec![1], vec![0, 2]]);
+    }
+
+    #[test]
+    fn a_part_is_a_transaction_loading_its_own_scripts() {
+        let mut p = pipe();
+        p.add(count("a"));
+        p.cmd(redis::cmd("SET").arg("b").arg(1));
+        let part = p.part(&[1]);
+        assert!(part.atomic && part.scripts.is_empty());
+        assert_eq!(part.wire_len(), 3);
+        let part = p.part(&[0]);
+        assert_eq!(part.wire_len(), 4, "MULTI, SCRIPT LOAD, EVALSHA, EXEC");
+    }
+
+    #[test]
+    fn an_atomic_batch_across_slots_is_refused_naming_the_slots() {
+        let mut p = pipe();
+        p.atomic();
+        p.add(count("foo"));
+        p.add(count("bar"));
+        let Error::Batch(e) = p.refuse_unsendable(&keys(&p)).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(e.kind(), BatchFailure::NotSent);
+        let text = e.to_string();
+        assert!(
+            text.contains("`foo` -> slot 12182, `bar` -> slot 5061"),
+            "{text}"
+        );
+    }
+}
