@@ -703,6 +703,39 @@ async fn a_writing_script_without_keys_is_refused_on_a_cluster_and_runs_on_one_s
 
 /// `CLUSTER FAILOVER` on the replica at `url`, waiting until it reports
 /// itself a primary; how long that took.
+/// Sends a batch of one `count` per key (distinct keys) and books what
+/// ran in `told`: every entry that ran must answer one more than the runs
+/// the test was told of; an entry reported not run changed nothing; none
+/// may be unknown (no connection is cut in these tests). Returns how many
+/// entries did not run.
+async fn counted_batch(
+    con: &mut redis::cluster_async::ClusterConnection,
+    keys: &[String],
+    told: &mut std::collections::HashMap<String, i64>,
+    what: &str,
+) -> usize {
+    let mut p = redlua::pipe();
+    let handles: Vec<_> = keys.iter().map(|k| p.add(count(k))).collect();
+    let (results, not_run) = match p.query_async(con).await {
+        Ok(results) => (results, Vec::new()),
+        Err(Error::Batch(e)) => {
+            assert!(e.unknown().is_empty(), "{what}: {e}");
+            let not_run = e.not_run();
+            (e.into_results().expect("some entries ran"), not_run)
+        }
+        Err(e) => panic!("{what}: {e}"),
+    };
+    for (i, (key, handle)) in keys.iter().zip(handles).enumerate() {
+        if not_run.contains(&i) {
+            continue;
+        }
+        let seen = told.entry(key.clone()).or_default();
+        *seen += 1;
+        assert_eq!(results.get(handle).unwrap(), *seen, "{what}: {key}");
+    }
+    not_run.len()
+}
+
 fn failover(url: String) -> std::time::Duration {
     let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
     let started = std::time::Instant::now();
@@ -753,6 +786,15 @@ async fn a_failover_during_a_stream_of_calls_and_batches_loses_and_duplicates_no
             let seen = told.entry(key.clone()).or_default();
             *seen += 1;
             assert_eq!(n, *seen, "{key}");
+        }
+        if round % 5 == 0 {
+            // A batch across all three nodes, two keys each.
+            let spread: Vec<String> = keys
+                .iter()
+                .flat_map(|k| [format!("{{{k}}}x"), format!("{{{k}}}y")])
+                .collect();
+            let what = format!("round {round}, cross-node batch");
+            counted_batch(&mut con, &spread, &mut told, &what).await;
         }
         if round % 10 == 0 {
             let mut p = redlua::pipe();
@@ -995,6 +1037,86 @@ async fn a_reshard_under_a_stream_of_calls_loses_and_duplicates_nothing() {
     assert_eq!(owner(&cluster, &keys[0]), to, "the slot moved");
     assert!(resident(&cluster.nodes()[to], COUNT.sha1()));
     for (key, runs) in keys.iter().zip(&told) {
+        assert_eq!(stored(&cluster, key), Some(*runs), "{key}");
+    }
+}
+
+/// Reshards one slot (keys moved one by one, then the slot given away)
+/// under a stream of batches whose 16 entries span every node, half of
+/// them in the moving slot. Each entry the batch reports as run ran once,
+/// each entry reported not run ran never (it is sent again in the next
+/// round): the server's counts equal the runs the client was told of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reshard_under_a_stream_of_cross_node_batches_runs_each_entry_once() {
+    let (cluster, client) = start();
+    let mut con = client.get_async_connection().await.unwrap();
+    let mut keys: Vec<String> = (0..8).map(|i| format!("{{rb}}{i}")).collect();
+    let others = key_per_node(&cluster);
+    keys.extend((0..8).map(|i| format!("{{{}}}{i}", others[i % 3])));
+    let from = owner(&cluster, &keys[0]);
+    let to = (from + 1) % 3;
+    let slot = keyslot(&cluster, &keys[0]);
+    let mut told = std::collections::HashMap::new();
+    let mut reshard: Option<std::thread::JoinHandle<()>> = None;
+    let (mut rounds, mut not_run) = (0, 0);
+    let started = std::time::Instant::now();
+    while rounds < 60 || !reshard.as_ref().is_some_and(|h| h.is_finished()) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        if rounds == 5 {
+            redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .exec(&mut cluster.nodes()[to].connection())
+                .unwrap();
+            let (src_url, dst_url) = (cluster.nodes()[from].url(), cluster.nodes()[to].url());
+            let dst_port = cluster.nodes()[to].port();
+            let ids: Vec<String> = cluster
+                .nodes()
+                .iter()
+                .map(|n| RedisCluster::node_id(n).unwrap())
+                .collect();
+            let urls = cluster.urls();
+            let moving = keys[..8].to_vec();
+            reshard = Some(std::thread::spawn(move || {
+                let con = |url: &str| redis::Client::open(url).unwrap().get_connection().unwrap();
+                let setslot = |url: &str, how: &str, id: &str| {
+                    redis::cmd("CLUSTER")
+                        .arg("SETSLOT")
+                        .arg(slot)
+                        .arg(how)
+                        .arg(id)
+                        .exec(&mut con(url))
+                        .unwrap()
+                };
+                setslot(&dst_url, "IMPORTING", &ids[from]);
+                setslot(&src_url, "MIGRATING", &ids[to]);
+                for key in &moving {
+                    let _: redis::Value = redis::cmd("MIGRATE")
+                        .arg("127.0.0.1")
+                        .arg(dst_port)
+                        .arg(key)
+                        .arg(0)
+                        .arg(5000)
+                        .query(&mut con(&src_url))
+                        .unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(3));
+                }
+                for url in &urls {
+                    setslot(url, "NODE", &ids[to]);
+                }
+            }));
+        }
+        let what = format!("round {rounds}");
+        not_run += counted_batch(&mut con, &keys, &mut told, &what).await;
+        rounds += 1;
+    }
+    reshard.unwrap().join().unwrap();
+    eprintln!(
+        "{rounds} batches of {} under a reshard: {:?}, {not_run} entries reported not run",
+        keys.len(),
+        started.elapsed()
+    );
+    assert_eq!(owner(&cluster, &keys[0]), to, "the slot moved");
+    for (key, runs) in &told {
         assert_eq!(stored(&cluster, key), Some(*runs), "{key}");
     }
 }

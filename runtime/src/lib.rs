@@ -52,8 +52,11 @@
 // How the modules import each other (always downwards, never in a circle):
 // a plain `//` comment because the crate docs above are for users.
 //
+//   batch/cluster                           a batch split by slot on Redis
+//                                           Cluster (uses send, settle)
 //   batch/{send, settle, pipeline, handle}  build, send and read a batch
 //   cluster_load                            SCRIPT LOAD on every cluster node
+//   command_keys                            where a plain command's keys are
 //   load                                    SCRIPT LOAD ahead of time
 //   call, cluster, encode                   one script call (cluster: its
 //                                           slot check and ASK heal, kept

@@ -5,6 +5,9 @@
 //! One file per job, importing one way (each only from those listed after
 //! it, and from `crate::call`, `crate::load`, `crate::error` below them):
 //!
+//! - `cluster`: on Redis Cluster, splits a batch into one transaction per
+//!   slot group, sends the parts concurrently and merges their outcomes
+//!   (over `send` and `settle`);
 //! - `send`: packs the batch for the wire and sends it (`query`,
 //!   `query_async`);
 //! - `settle`: sorts the replies into [`Results`] or a [`BatchError`];

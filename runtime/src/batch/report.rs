@@ -44,10 +44,11 @@ pub enum BatchFailure {
     /// whether entries ran is unknown.
     Protocol,
     /// Nothing was sent, so no entry ran: the connection cannot run the
-    /// batch safely as one unit. A sync `redis::cluster::ClusterConnection`
-    /// resends a whole batch after a `MOVED`, `ASK` or `TRYAGAIN` reply to
-    /// any entry, which would run the other entries again; an async cluster
-    /// connection refuses a batch whose keys hash to more than one slot.
+    /// batch safely. A sync `redis::cluster::ClusterConnection` resends a
+    /// whole batch after a `MOVED`, `ASK` or `TRYAGAIN` reply to any entry,
+    /// which would run the other entries again; on the async cluster
+    /// connection an atomic batch over more than one slot, or an entry no
+    /// single node can serve, is refused.
     NotSent,
     /// On Redis Cluster, a part of the batch was refused as a whole with
     /// `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`, `LOADING`

@@ -33,7 +33,8 @@ impl Pipeline {
     ///   `redis::cluster::ClusterConnection` nothing is sent
     ///   ([`BatchFailure::NotSent`](crate::BatchFailure::NotSent)): that client resends a whole batch after
     ///   a redirect, which would run entries twice; use the async cluster
-    ///   connection.
+    ///   connection, which splits the batch by slot and runs each entry at
+    ///   most once.
     ///
     /// A server that refuses the whole batch with `LOADING` (it is loading
     /// its dataset; no entry ran) is sent the batch again with a bounded
@@ -93,12 +94,18 @@ impl Pipeline {
     #[cfg(feature = "aio")]
     /// Runs the batch on an async connection (`MultiplexedConnection`,
     /// `ConnectionManager`, the async cluster connection, ...), in one round
-    /// trip; same results and errors as [`Pipeline::query`]. On Redis
-    /// Cluster every key of the batch must hash to one slot; a batch across
-    /// slots is refused before sending ([`BatchFailure::NotSent`](crate::BatchFailure::NotSent)).
-    /// While that slot is being migrated, redis-rs's cluster client resends
-    /// the whole batch after an `ASK`, which runs entries again: see the
-    /// README (Redis Cluster) for the `retries(0)` workaround.
+    /// trip; same results and errors as [`Pipeline::query`].
+    ///
+    /// On redis-rs's async Redis Cluster connection the keys may live on
+    /// any nodes: the batch is split into one `MULTI`/`EXEC` part per group
+    /// of entries that share keys (each in one slot, loading its own
+    /// scripts), the parts are sent concurrently, and the replies come back
+    /// in the caller's order. Every entry runs at most once, through
+    /// redirects and resharding; a part the cluster refused is reported
+    /// entry by entry ([`BatchFailure::Cluster`](crate::BatchFailure::Cluster)). An [atomic](Pipeline::atomic)
+    /// batch must stay in one slot; across slots nothing is sent
+    /// ([`BatchFailure::NotSent`](crate::BatchFailure::NotSent)). See the
+    /// guide's [Redis Cluster](crate::guide::cluster) chapter.
     ///
     /// ```no_run
     /// use redlua::redis_script;
@@ -261,8 +268,9 @@ impl Pipeline {
 
 const SYNC_CLUSTER: &str = "this connection does not take batches (a sync \
     redis::cluster::ClusterConnection resends a whole batch after a MOVED, ASK or TRYAGAIN \
-    reply, which would run entries twice); run the batch on the async cluster connection \
-    (keys in one hash slot), or send the calls one by one with invoke";
+    reply, which would run entries twice); run the batch on the async cluster connection, \
+    which splits it by slot and runs each entry at most once, or send the calls one by one \
+    with invoke";
 
 #[cfg(feature = "aio")]
 const CROSS_SLOT: &str = "on Redis Cluster the keys of one batch must hash to one slot: \
