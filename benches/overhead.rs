@@ -24,7 +24,13 @@
 //!    `redis::Script::invoke_async`, `BENCH_STORM_WAVES` flushes each;
 //! 7. Redis Functions: a hot `#[redis_function]` call (`FCALL`) against the
 //!    same script's hot `EVALSHA` and a raw `redis::cmd("FCALL")` (Redis
-//!    7.0+ and Valkey; skipped, saying so, on older servers).
+//!    7.0+ and Valkey; skipped, saying so, on older servers);
+//! 8. Redis Cluster (three primaries of their own, unpinned): a batch of
+//!    `BENCH_PIPE` script calls whose keys span every node (split by slot,
+//!    sent concurrently) against the same calls one by one and all at once,
+//!    through redlua and raw redis-rs (which has no cross-node script
+//!    batch: its async cluster pipeline refuses keys of several slots); and
+//!    a one-slot batch against raw redis-rs's one-slot pipeline.
 //!
 //! Ratios are paired: each repetition's slices of the compared variants ran
 //! interleaved, so their rates are divided repetition by repetition and the
@@ -51,7 +57,7 @@
 //! | `BENCH_ALLOC_CALLS` | 10000   | calls counted for allocations per call in case 5    |
 //! | `BENCH_STORM`       | 1000    | concurrent callers per wave in case 6               |
 //! | `BENCH_STORM_WAVES` | 5       | `SCRIPT FLUSH` waves per client in case 6           |
-//! | `BENCH_CASES`       | 1,2,3,4,5,6,7 | which cases to run                            |
+//! | `BENCH_CASES`       | 1,2,3,4,5,6,7,8 | which cases to run                          |
 //! | `BENCH_PIN`         | 1       | 0: do not pin                                       |
 //! | `BENCH_CLIENT_CPU`  | 0       | CPU for this benchmark's thread                     |
 //! | `BENCH_SERVER_CPU`  | 1       | CPU for redis-server                                |
@@ -441,7 +447,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 impl Config {
     fn from_env() -> Config {
         let cases = std::env::var("BENCH_CASES")
-            .unwrap_or_else(|_| "1,2,3,4,5,6,7".to_owned())
+            .unwrap_or_else(|_| "1,2,3,4,5,6,7,8".to_owned())
             .split(',')
             .filter(|s| !s.trim().is_empty())
             .map(|s| {
@@ -1568,6 +1574,10 @@ fn main() {
         functions_case(&cfg, &server, &mut con, &mut md);
     }
 
+    if cfg.runs(8) {
+        cluster_case(&cfg, &rt, &mut md, &mut targets);
+    }
+
     let _ = writeln!(
         md,
         "\n### Targets (0.98 = noise floor)\n\n| target | measured | |\n|---|---|---|"
@@ -1598,6 +1608,172 @@ fn main() {
     drop(mcon);
     drop(rt);
     drop(server);
+}
+
+/// Case 8: `n` script calls over keys on every node of a three-primary
+/// cluster, as one redlua batch, one by one and all at once, against raw
+/// redis-rs doing the same calls (one by one, all at once); then `n` calls
+/// in one slot as a redlua batch and a raw pipeline. Calls per second.
+fn cluster_case(
+    cfg: &Config,
+    rt: &tokio::runtime::Runtime,
+    md: &mut String,
+    targets: &mut Vec<Target>,
+) {
+    use futures_util::future::join_all;
+    let n = cfg.pipe;
+    let cluster = redlua::testing::RedisCluster::start(3).expect("start a 3-node cluster");
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).expect("cluster client");
+    let con = rt
+        .block_on(client.get_async_connection())
+        .expect("async cluster connection");
+    // Keys on every node (16 distinct slots, spread by CRC16), and n keys
+    // of one slot.
+    let spread: Vec<String> = (0..n).map(|i| format!("bench:spread:{i}")).collect();
+    let tagged: Vec<String> = (0..n).map(|i| format!("{{bench}}:{i}")).collect();
+    let slots: std::collections::HashSet<u16> = spread
+        .iter()
+        .map(|k| redis::cluster_routing::Slot::for_key(k.as_bytes()))
+        .map(|s| {
+            format!("{s:?}")
+                .trim_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap_or(0)
+        })
+        .collect();
+    let sha = raw().incr_sha;
+    let evalsha = |key: &str| {
+        let mut c = redis::cmd("EVALSHA");
+        c.arg(sha).arg(1).arg(key);
+        c
+    };
+    let mut raw_pipe = redis::pipe();
+    for key in &tagged {
+        raw_pipe.add_command(evalsha(key));
+    }
+    rt.block_on(async {
+        let mut c = con.clone();
+        redlua::load_cluster_async(&mut c, &[INCR], None)
+            .await
+            .expect("load the cluster");
+    });
+    let labels = [
+        "redlua batch across nodes",
+        "redlua batch across nodes, `assume_loaded()`",
+        "redlua calls all at once (`join_all`)",
+        "redlua calls one by one",
+        "raw redis-rs EVALSHAs all at once (`join_all`)",
+        "raw redis-rs EVALSHAs one by one",
+        "redlua batch in one slot",
+        "raw redis-rs pipeline in one slot",
+    ];
+    let series = interleaved(cfg, "case 8", labels.len(), |i, d| {
+        rt.block_on(async {
+            let mut con = con.clone();
+            let cpu0 = thread_cpu();
+            let t0 = Instant::now();
+            let mut ops = 0u64;
+            while t0.elapsed() < d {
+                match i {
+                    0 | 1 | 6 => {
+                        let keys = if i == 6 { &tagged } else { &spread };
+                        let mut p = redlua::pipe();
+                        if i == 1 {
+                            p.assume_loaded();
+                        }
+                        for key in keys {
+                            p.add(incr(key));
+                        }
+                        std::hint::black_box(p.query_async(&mut con).await.expect("batch"));
+                    }
+                    2 => {
+                        let calls = spread.iter().map(|k| {
+                            let mut con = con.clone();
+                            async move { incr(k).invoke_async(&mut con).await }
+                        });
+                        for r in join_all(calls).await {
+                            std::hint::black_box(r.expect("call"));
+                        }
+                    }
+                    3 => {
+                        for k in &spread {
+                            std::hint::black_box(
+                                incr(k).invoke_async(&mut con).await.expect("call"),
+                            );
+                        }
+                    }
+                    4 => {
+                        let calls = spread.iter().map(|k| {
+                            let mut con = con.clone();
+                            let cmd = evalsha(k);
+                            async move { cmd.query_async::<i64>(&mut con).await }
+                        });
+                        for r in join_all(calls).await {
+                            std::hint::black_box(r.expect("raw call"));
+                        }
+                    }
+                    5 => {
+                        for k in &spread {
+                            let r: i64 = evalsha(k).query_async(&mut con).await.expect("raw call");
+                            std::hint::black_box(r);
+                        }
+                    }
+                    _ => {
+                        let r: Vec<i64> = raw_pipe.query_async(&mut con).await.expect("raw pipe");
+                        std::hint::black_box(r);
+                    }
+                }
+                ops += n as u64;
+            }
+            Run {
+                ops,
+                wall: t0.elapsed(),
+                cpu: thread_cpu() - cpu0,
+            }
+        })
+    });
+    let _ = writeln!(
+        md,
+        "\n### 8. Redis Cluster: {n} script calls, keys on all 3 primaries ({} slots), one async cluster connection\n\n\
+         | client | calls/s (median) | spread | vs raw all at once | vs raw one by one |\n\
+         |---|---:|---:|---:|---:|",
+        slots.len()
+    );
+    for (i, label) in labels.iter().enumerate().take(6) {
+        let _ = writeln!(
+            md,
+            "| {label} | {:.0} | ±{:.1}% | {} | {} |",
+            series[i].rate(),
+            series[i].spread(),
+            pr(&series[i], &series[4]),
+            pr(&series[i], &series[5])
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n{n} calls in one slot:\n\n| client | calls/s (median) | spread | vs raw pipeline |\n|---|---:|---:|---:|"
+    );
+    for i in 6..8 {
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | ±{:.1}% | {} |",
+            labels[i],
+            series[i].rate(),
+            series[i].spread(),
+            pr(&series[i], &series[7])
+        );
+    }
+    let (all_at_once, ..) = paired(&series[0], &series[4]);
+    target(
+        targets,
+        format!(
+            "8. cluster batch of {n} across nodes: no slower than raw redis-rs's {n} calls at once"
+        ),
+        format!("{all_at_once:.3}x"),
+        all_at_once >= NOISE,
+    );
+    drop(con);
+    drop(cluster);
 }
 
 /// Case 7: a hot `FCALL` through redlua against the same script's hot

@@ -840,19 +840,24 @@ async fn a_failover_during_a_stream_of_calls_and_batches_loses_and_duplicates_no
 }
 
 /// A slot in migration, its keys split: `a` still on the old owner, `b`
-/// moved to the importing node (which has never seen the script). A plain
-/// batch over both runs each entry once, at once: entries on different
-/// keys are separate transactions, so `a`'s runs where it is and `b`'s is
-/// sent on by redis-rs after the `ASK` (a refused transaction ran nothing,
-/// so that resend is its first run). Before the split, redis-rs resent the
-/// whole pipeline on every bounce: the `INCR` ran 9 times.
+/// moved to the importing node (which has never seen the script). Before
+/// batches were split, redis-rs resent the whole pipeline on every bounce
+/// (an `INCR` ran 9 times). Now the batch's part for that slot is a
+/// transaction, which Redis refuses (`TRYAGAIN`, nothing ran) while its
+/// keys are split; redis-rs retries that with its backoff, and once the
+/// refusal comes back (at once with `retries(0)`, as here) the entries are
+/// sent again key by key: `a`'s runs where it is, `b`'s is sent on to the
+/// importing node, each once.
 ///
-/// An atomic batch over both cannot run anywhere until the migration ends
-/// (Redis answers `TRYAGAIN`). With `retries(0)` the refusal comes back at
-/// once and is reported: nothing ran, kind `Cluster`.
+/// An atomic batch over both cannot run anywhere until the migration ends:
+/// it is reported not run, kind `Cluster`, and nothing ran.
 #[tokio::test]
 async fn a_batch_during_a_migration_runs_each_entry_at_most_once() {
-    let (cluster, client) = start();
+    let (cluster, _) = start();
+    let client = redis::cluster::ClusterClientBuilder::new(cluster.urls())
+        .retries(0)
+        .build()
+        .unwrap();
     let mut con = client.get_async_connection().await.unwrap();
     let (a, b) = ("{mig}a", "{mig}b");
     let from = owner(&cluster, a);
@@ -887,19 +892,11 @@ async fn a_batch_during_a_migration_runs_each_entry_at_most_once() {
         "the script ran once, on the importing node"
     );
 
-    let strict = redis::cluster::ClusterClientBuilder::new(cluster.urls())
-        .retries(0)
-        .build()
-        .unwrap();
-    let mut strict = strict.get_async_connection().await.unwrap();
     let mut p = redlua::pipe();
     p.atomic();
     p.cmd(redis::cmd("INCR").arg(a));
     p.add(count(b));
-    let sent = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        p.query_async(&mut strict),
-    );
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(2), p.query_async(&mut con));
     let err = sent.await.expect("answered in 2 s").unwrap_err();
     let Error::Batch(e) = &err else {
         panic!("{err:?}")

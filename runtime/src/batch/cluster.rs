@@ -17,11 +17,18 @@
 //! any order cannot change what an entry reads. Entries that share a key
 //! stay in one part, in the caller's order.
 //!
-//! A non-atomic batch is split further, into groups of entries linked by
-//! shared keys: one slot's keys can be split between two nodes while the
-//! slot migrates, and a transaction over keys on both sides is refused
-//! (`TRYAGAIN`) until the migration ends, while one over keys on one side
-//! runs at once.
+//! A part of one entry needs no transaction: it is sent as a single call
+//! (the command alone, which redis-rs may resend safely, since a refusal
+//! means it did not run), and only if the node lacks the script, as the
+//! transaction that loads it. So a batch whose entries are all in different
+//! slots costs what the same calls sent all at once cost.
+//!
+//! While a slot migrates, its keys can be split between two nodes, and
+//! Redis refuses a transaction over keys on both sides (`TRYAGAIN`) until
+//! the migration ends; redis-rs retries that with its backoff. When such a
+//! part comes back refused, it did not run, and it is sent again split by
+//! key (entries linked by shared keys stay together), so each entry runs
+//! where its keys are.
 //!
 //! Entries without keys (`PING`, a read-only script without `%key`) form
 //! one more part, sent to a node redis-rs picks.
@@ -38,7 +45,7 @@ use super::pipeline::{same_script, Item, Pipeline};
 use super::report::{BatchError, BatchFailure, EntryReport};
 use super::results::{Results, Slot};
 use crate::cluster::{one_slot, refused_entry, script_keys, slot_number};
-use crate::error::{Error, Outcome};
+use crate::error::{classify, Error, Outcome};
 
 /// How many redirects given back by redis-rs one part follows.
 const HOPS: usize = 3;
@@ -51,10 +58,27 @@ impl Pipeline {
     {
         let keys = self.keys(con).await?;
         self.refuse_unsendable(&keys)?;
-        let groups = self.groups(&keys);
-        let parts: Vec<Pipeline> = groups.iter().map(|g| self.part(g)).collect();
-        let replies = send(con, &parts).await;
-        self.merge(&groups, &parts, replies)
+        let groups = self.groups(&keys, Split::BySlot);
+        let mut sent = send(con, self, &groups).await;
+        // A part refused because a migration split its keys ran nothing:
+        // send its entries again, key by key.
+        let mut again = Vec::new();
+        for (k, group) in groups.iter().enumerate() {
+            if !self.atomic && group.len() > 1 && tried_again(&sent[k]) {
+                let sub: Vec<Vec<Vec<u8>>> = group.iter().map(|&i| keys[i].clone()).collect();
+                let split = self.groups_of(group, &sub, Split::ByKey);
+                if split.len() > 1 {
+                    again.push((k, split));
+                }
+            }
+        }
+        let mut groups = groups;
+        for (k, split) in again.into_iter().rev() {
+            let resent = send(con, self, &split).await;
+            groups.splice(k..=k, split);
+            sent.splice(k..=k, resent);
+        }
+        self.merge(&groups, sent)
     }
 
     /// Each entry's keys: a script's declared keys, a command's from the
@@ -134,13 +158,20 @@ impl Pipeline {
     }
 
     /// The entries of each part, in the caller's order: all of them for an
-    /// atomic batch; else the groups linked by shared keys, then the
-    /// entries without keys.
-    fn groups(&self, keys: &[Vec<Vec<u8>>]) -> Vec<Vec<usize>> {
+    /// atomic batch; else one part per slot (or per group of entries
+    /// linked by shared keys), then the entries without keys.
+    fn groups(&self, keys: &[Vec<Vec<u8>>], split: Split) -> Vec<Vec<usize>> {
         if self.atomic {
             return vec![(0..self.items.len()).collect()];
         }
-        // Union-find over entries, joined through the keys they share.
+        let all: Vec<usize> = (0..self.items.len()).collect();
+        self.groups_of(&all, keys, split)
+    }
+
+    /// [`Pipeline::groups`] of the entries `which` (`keys[k]` are the keys
+    /// of entry `which[k]`).
+    fn groups_of(&self, which: &[usize], keys: &[Vec<Vec<u8>>], split: Split) -> Vec<Vec<usize>> {
+        // Union-find over entries, joined through a slot or key they share.
         let mut parent: Vec<usize> = (0..keys.len()).collect();
         fn root(parent: &mut [usize], mut i: usize) -> usize {
             while parent[i] != i {
@@ -149,14 +180,18 @@ impl Pipeline {
             }
             i
         }
-        let mut owner: HashMap<&[u8], usize> = HashMap::new();
+        let mut owner: HashMap<Vec<u8>, usize> = HashMap::new();
         for (i, keys) in keys.iter().enumerate() {
             for key in keys {
-                if let Some(&j) = owner.get(key.as_slice()) {
+                let link = match split {
+                    Split::BySlot => slot_number(key).to_be_bytes().to_vec(),
+                    Split::ByKey => key.clone(),
+                };
+                if let Some(&j) = owner.get(&link) {
                     let (a, b) = (root(&mut parent, i), root(&mut parent, j));
                     parent[a.max(b)] = a.min(b);
                 } else {
-                    owner.insert(key, i);
+                    owner.insert(link, i);
                 }
             }
         }
@@ -165,7 +200,7 @@ impl Pipeline {
         let mut keyless = Vec::new();
         for i in 0..keys.len() {
             if keys[i].is_empty() {
-                keyless.push(i);
+                keyless.push(which[i]);
                 continue;
             }
             let r = root(&mut parent, i);
@@ -173,7 +208,7 @@ impl Pipeline {
                 groups.push(Vec::new());
                 groups.len() - 1
             });
-            groups[g].push(i);
+            groups[g].push(which[i]);
         }
         if !keyless.is_empty() {
             groups.push(keyless);
@@ -181,9 +216,9 @@ impl Pipeline {
         groups
     }
 
-    /// The entries `group` as a transaction of their own, loading their
-    /// own scripts.
-    fn part(&self, group: &[usize]) -> Pipeline {
+    /// The entries `group` as a batch of their own: a transaction loading
+    /// its own scripts, or (`single`) the one entry alone, without loads.
+    fn part(&self, group: &[usize], single: bool) -> Pipeline {
         let items: Vec<Item> = group.iter().map(|&i| self.items[i].clone()).collect();
         let mut scripts: Vec<&'static crate::Script> = Vec::new();
         for script in items.iter().filter_map(Item::script) {
@@ -195,26 +230,22 @@ impl Pipeline {
             id: self.id,
             items,
             scripts,
-            atomic: true,
-            assume_loaded: self.assume_loaded,
+            atomic: !single,
+            assume_loaded: single || self.assume_loaded,
         }
     }
 
     /// Puts the parts' outcomes back in the caller's order: `Ok` when every
     /// part ran, else one [`BatchError`] over all entries.
-    fn merge(
-        &self,
-        groups: &[Vec<usize>],
-        parts: &[Pipeline],
-        replies: Vec<RedisResult<Vec<Value>>>,
-    ) -> Result<Results, Error> {
+    fn merge(&self, groups: &[Vec<usize>], sent: Vec<Sent>) -> Result<Results, Error> {
         let n = self.items.len();
         let mut slots: Vec<Slot> = vec![Slot::Taken; n];
         let mut entries: Vec<Option<EntryReport>> = vec![None; n];
         let mut first: Option<BatchError> = None;
         let mut failed = 0;
         let mut load_failures = Vec::new();
-        for ((group, part), reply) in groups.iter().zip(parts).zip(replies) {
+        let nparts = sent.len();
+        for (group, (part, reply)) in groups.iter().zip(sent) {
             let settled = match reply {
                 Err(e) if refused_by_cluster(&e) => Err(part.refused(e)),
                 reply => part.finish(reply),
@@ -260,7 +291,7 @@ impl Pipeline {
             .map(|(i, e)| e.unwrap_or_else(|| self.report(i, Outcome::MayHaveRun, None)))
             .collect();
         let any_ran = entries.iter().any(|e| e.outcome == Outcome::Ran);
-        let detail = match (parts.len(), first.detail) {
+        let detail = match (nparts, first.detail) {
             (1, detail) => detail,
             (k, detail) => Some(format!(
                 "{failed} of the {k} parts the cluster batch was split into did not run as a \
@@ -281,7 +312,7 @@ impl Pipeline {
             }),
             source: first.source,
             detail,
-            parts: parts.len(),
+            parts: nparts,
         })))
     }
 
@@ -324,42 +355,96 @@ fn refused_by_cluster(e: &RedisError) -> bool {
     )
 }
 
-/// Sends every part: concurrently on redis-rs's own async cluster
-/// connection (cloned per part), one after the other on any other
-/// connection that presents itself as a cluster.
-async fn send<C>(con: &mut C, parts: &[Pipeline]) -> Vec<RedisResult<Vec<Value>>>
+/// How entries are grouped into parts.
+#[derive(Clone, Copy)]
+enum Split {
+    /// One part per slot: the fewest round trips.
+    BySlot,
+    /// One part per group of entries linked by shared keys: what runs
+    /// while a migration splits a slot's keys between two nodes.
+    ByKey,
+}
+
+/// A part as sent (the batch whose replies they are) and its replies.
+type Sent = (Pipeline, RedisResult<Vec<Value>>);
+
+/// True when the part was refused with `TRYAGAIN`: a transaction over keys
+/// that a migration has split between two nodes.
+fn tried_again((_, reply): &Sent) -> bool {
+    matches!(reply, Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::TryAgain))
+}
+
+/// Sends the parts `groups` of `batch`: concurrently on redis-rs's own
+/// async cluster connection (cloned per part), one after the other on any
+/// other connection that presents itself as a cluster.
+async fn send<C>(con: &mut C, batch: &Pipeline, groups: &[Vec<usize>]) -> Vec<Sent>
 where
     C: redis::aio::ConnectionLike + ?Sized,
 {
     #[cfg(feature = "cluster-async")]
     if let Some(cluster) = crate::cluster::as_async_cluster(con) {
-        let sends = parts.iter().map(|part| {
+        let sends = groups.iter().map(|group| {
             let mut con = cluster.clone();
-            async move { send_following_redirects(&mut con, part).await }
+            async move { send_part(&mut con, batch, group).await }
         });
         return futures_util::future::join_all(sends).await;
     }
-    let mut replies = Vec::with_capacity(parts.len());
-    for part in parts {
-        let wire = part.wire();
-        replies.push(con.req_packed_commands(&wire, 0, wire.len()).await);
+    let mut sent = Vec::with_capacity(groups.len());
+    for group in groups {
+        sent.push(send_part(con, batch, group).await);
     }
-    replies
+    sent
+}
+
+/// Sends one part: a single entry alone (and, if the node lacks its
+/// script, as the transaction that loads it), several as a transaction.
+async fn send_part<C>(con: &mut C, batch: &Pipeline, group: &[usize]) -> Sent
+where
+    C: redis::aio::ConnectionLike + ?Sized,
+{
+    if group.len() == 1 && !batch.atomic {
+        let single = batch.part(group, true);
+        let reply = send_wire(con, &single.wire()).await;
+        let missed = match (&reply, single.items[0].script()) {
+            (Ok(v), Some(script)) => v.first().is_some_and(|v| {
+                classify::retry_value(script, v) == Some(classify::Retry::NoScript)
+            }),
+            _ => false,
+        };
+        if !missed || batch.assume_loaded {
+            return (single, reply);
+        }
+    }
+    let part = batch.part(group, false);
+    let reply = send_wire(con, &part.wire()).await;
+    (part, reply)
+}
+
+/// Sends a part's commands; on redis-rs's cluster connection, follows a
+/// redirect it gives back.
+async fn send_wire<C>(con: &mut C, wire: &redis::Pipeline) -> RedisResult<Vec<Value>>
+where
+    C: redis::aio::ConnectionLike + ?Sized,
+{
+    #[cfg(feature = "cluster-async")]
+    if let Some(cluster) = crate::cluster::as_async_cluster(con) {
+        return send_following_redirects(cluster, wire).await;
+    }
+    con.req_packed_commands(wire, 0, wire.len()).await
 }
 
 /// Sends one part; if redis-rs hands back a redirect it did not follow,
-/// sends the part (which did not run) to the node named, `ASKING` first
-/// for an `ASK`.
+/// sends the part (which did not run: a transaction, or one command) to
+/// the node named, `ASKING` first for an `ASK`.
 #[cfg(feature = "cluster-async")]
 async fn send_following_redirects(
     con: &mut redis::cluster_async::ClusterConnection,
-    part: &Pipeline,
+    wire: &redis::Pipeline,
 ) -> RedisResult<Vec<Value>> {
     use redis::aio::ConnectionLike;
     use redis::cluster_routing::SingleNodeRoutingInfo;
 
-    let wire = part.wire();
-    let mut reply = con.req_packed_commands(&wire, 0, wire.len()).await;
+    let mut reply = con.req_packed_commands(wire, 0, wire.len()).await;
     for _ in 0..HOPS {
         let Err(e) = &reply else { break };
         let ask = e.kind() == ErrorKind::Server(ServerErrorKind::Ask);
@@ -429,9 +514,20 @@ mod tests {
         p.add(count("a"));
         p.add(count("{a}c"));
         p.add(count("b"));
-        assert_eq!(p.groups(&keys(&p)), vec![vec![0, 2], vec![1, 4], vec![3]]);
+        assert_eq!(
+            p.groups(&keys(&p), Split::ByKey),
+            vec![vec![0, 2], vec![1, 4], vec![3]]
+        );
+        // `a` and `{a}c` hash to one slot.
+        assert_eq!(
+            p.groups(&keys(&p), Split::BySlot),
+            vec![vec![0, 2, 3], vec![1, 4]]
+        );
         p.atomic();
-        assert_eq!(p.groups(&keys(&p)), vec![vec![0, 1, 2, 3, 4]]);
+        assert_eq!(
+            p.groups(&keys(&p), Split::BySlot),
+            vec![vec![0, 1, 2, 3, 4]]
+        );
     }
 
     #[test]
@@ -441,7 +537,7 @@ mod tests {
         p.add(count("a"));
         p.cmd(&redis::cmd("TIME"));
         let keys = vec![vec![], vec![b"a".to_vec()], vec![]];
-        assert_eq!(p.groups(&keys), vec![vec![1], vec![0, 2]]);
+        assert_eq!(p.groups(&keys, Split::BySlot), vec![vec![1], vec![0, 2]]);
     }
 
     #[test]
@@ -449,11 +545,13 @@ mod tests {
         let mut p = pipe();
         p.add(count("a"));
         p.cmd(redis::cmd("SET").arg("b").arg(1));
-        let part = p.part(&[1]);
+        let part = p.part(&[1], false);
         assert!(part.atomic && part.scripts.is_empty());
         assert_eq!(part.wire_len(), 3);
-        let part = p.part(&[0]);
+        let part = p.part(&[0], false);
         assert_eq!(part.wire_len(), 4, "MULTI, SCRIPT LOAD, EVALSHA, EXEC");
+        let single = p.part(&[0], true);
+        assert_eq!(single.wire_len(), 1, "the EVALSHA alone");
     }
 
     #[test]
