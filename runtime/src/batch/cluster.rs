@@ -37,8 +37,10 @@
 //! `retries` are spent, or set to 0), the part, which did not run, is sent
 //! to the node named, at most [`HOPS`] times.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use redis::cluster_routing::Slot as HashSlot;
 use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
 
 use super::pipeline::{same_script, Item, Pipeline};
@@ -49,6 +51,10 @@ use crate::error::{classify, Error, Outcome};
 
 /// How many redirects given back by redis-rs one part follows.
 const HOPS: usize = 3;
+
+/// Each entry's keys, borrowed from a script call's command or found for a
+/// plain command.
+type Keys<'a> = Vec<Vec<Cow<'a, [u8]>>>;
 
 impl Pipeline {
     /// [`Pipeline::query_async`] on a cluster connection.
@@ -65,7 +71,7 @@ impl Pipeline {
         let mut again = Vec::new();
         for (k, group) in groups.iter().enumerate() {
             if !self.atomic && group.len() > 1 && tried_again(&sent[k]) {
-                let sub: Vec<Vec<Vec<u8>>> = group.iter().map(|&i| keys[i].clone()).collect();
+                let sub: Keys<'_> = group.iter().map(|&i| keys[i].clone()).collect();
                 let split = self.groups_of(group, &sub, Split::ByKey);
                 if split.len() > 1 {
                     again.push((k, split));
@@ -83,7 +89,7 @@ impl Pipeline {
 
     /// Each entry's keys: a script's declared keys, a command's from the
     /// server's command table.
-    async fn keys<C>(&self, con: &mut C) -> Result<Vec<Vec<Vec<u8>>>, Error>
+    async fn keys<C>(&self, con: &mut C) -> Result<Keys<'_>, Error>
     where
         C: redis::aio::ConnectionLike + ?Sized,
     {
@@ -108,9 +114,14 @@ impl Pipeline {
             .iter()
             .map(|item| match item {
                 Item::Script { cmd, .. } => {
-                    script_keys(cmd).into_iter().map(<[u8]>::to_vec).collect()
+                    script_keys(cmd).into_iter().map(Cow::Borrowed).collect()
                 }
-                Item::Cmd(_) => cmd_keys.next().unwrap_or_default(),
+                Item::Cmd(_) => cmd_keys
+                    .next()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Cow::Owned)
+                    .collect(),
             })
             .collect())
     }
@@ -118,12 +129,15 @@ impl Pipeline {
     /// Refuses, before anything is sent, an entry no node can run (keys in
     /// two slots, a writing script without keys) and an atomic batch over
     /// more than one slot.
-    fn refuse_unsendable(&self, keys: &[Vec<Vec<u8>>]) -> Result<(), Error> {
+    fn refuse_unsendable(&self, keys: &Keys<'_>) -> Result<(), Error> {
         for (i, (item, keys)) in self.items.iter().zip(keys).enumerate() {
             let why = match item {
-                Item::Script { script, cmd, .. } => {
+                Item::Script { script, cmd, .. }
+                    if !one_slot(keys) || (keys.is_empty() && script.writes_without_keys()) =>
+                {
                     refused_entry(script, cmd).map(|e| e.to_string())
                 }
+                Item::Script { .. } => None,
                 Item::Cmd(cmd) if !one_slot(keys) => Some(format!(
                     "`{}`: its keys hash to different slots ({}), which no single node serves",
                     super::settle::command_name(cmd),
@@ -137,13 +151,13 @@ impl Pipeline {
                 );
             }
         }
-        let all: Vec<&Vec<u8>> = keys.iter().flatten().collect();
+        let all: Vec<&[u8]> = keys.iter().flatten().map(|k| k.as_ref()).collect();
         if self.atomic && !one_slot(&all) {
-            let mut seen = Vec::new();
+            let mut seen: Vec<&[u8]> = Vec::new();
             for key in all {
                 if !seen
                     .iter()
-                    .any(|k: &&Vec<u8>| slot_number(k) == slot_number(key))
+                    .any(|k| HashSlot::for_key(k) == HashSlot::for_key(key))
                 {
                     seen.push(key);
                 }
@@ -160,7 +174,7 @@ impl Pipeline {
     /// The entries of each part, in the caller's order: all of them for an
     /// atomic batch; else one part per slot (or per group of entries
     /// linked by shared keys), then the entries without keys.
-    fn groups(&self, keys: &[Vec<Vec<u8>>], split: Split) -> Vec<Vec<usize>> {
+    fn groups(&self, keys: &Keys<'_>, split: Split) -> Vec<Vec<usize>> {
         if self.atomic {
             return vec![(0..self.items.len()).collect()];
         }
@@ -170,7 +184,7 @@ impl Pipeline {
 
     /// [`Pipeline::groups`] of the entries `which` (`keys[k]` are the keys
     /// of entry `which[k]`).
-    fn groups_of(&self, which: &[usize], keys: &[Vec<Vec<u8>>], split: Split) -> Vec<Vec<usize>> {
+    fn groups_of(&self, which: &[usize], keys: &Keys<'_>, split: Split) -> Vec<Vec<usize>> {
         // Union-find over entries, joined through a slot or key they share.
         let mut parent: Vec<usize> = (0..keys.len()).collect();
         fn root(parent: &mut [usize], mut i: usize) -> usize {
@@ -180,12 +194,17 @@ impl Pipeline {
             }
             i
         }
-        let mut owner: HashMap<Vec<u8>, usize> = HashMap::new();
+        #[derive(PartialEq, Eq, Hash)]
+        enum Link<'k> {
+            Slot(HashSlot),
+            Key(&'k [u8]),
+        }
+        let mut owner: HashMap<Link<'_>, usize> = HashMap::new();
         for (i, keys) in keys.iter().enumerate() {
             for key in keys {
                 let link = match split {
-                    Split::BySlot => slot_number(key).to_be_bytes().to_vec(),
-                    Split::ByKey => key.clone(),
+                    Split::BySlot => Link::Slot(HashSlot::for_key(key.as_ref())),
+                    Split::ByKey => Link::Key(key.as_ref()),
                 };
                 if let Some(&j) = owner.get(&link) {
                     let (a, b) = (root(&mut parent, i), root(&mut parent, j));
@@ -245,10 +264,14 @@ impl Pipeline {
         let mut failed = 0;
         let mut load_failures = Vec::new();
         let nparts = sent.len();
-        for (group, (part, reply)) in groups.iter().zip(sent) {
-            let settled = match reply {
-                Err(e) if refused_by_cluster(&e) => Err(part.refused(e)),
-                reply => part.finish(reply),
+        for (group, sent) in groups.iter().zip(sent) {
+            let settled = match sent {
+                Sent::Ran(v) => Ok(Results {
+                    pipe: self.id,
+                    slots: vec![Slot::Reply(v)],
+                }),
+                Sent::Part(part, Err(e)) if refused_by_cluster(&e) => Err(part.refused(e)),
+                Sent::Part(part, reply) => part.finish(reply),
             };
             match settled {
                 Ok(results) => {
@@ -365,13 +388,18 @@ enum Split {
     ByKey,
 }
 
-/// A part as sent (the batch whose replies they are) and its replies.
-type Sent = (Pipeline, RedisResult<Vec<Value>>);
+/// What sending a part gave.
+enum Sent {
+    /// A single entry, sent alone, ran and answered.
+    Ran(Value),
+    /// The part as sent (the batch whose replies they are) and its replies.
+    Part(Pipeline, RedisResult<Vec<Value>>),
+}
 
 /// True when the part was refused with `TRYAGAIN`: a transaction over keys
 /// that a migration has split between two nodes.
-fn tried_again((_, reply): &Sent) -> bool {
-    matches!(reply, Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::TryAgain))
+fn tried_again(sent: &Sent) -> bool {
+    matches!(sent, Sent::Part(_, Err(e)) if e.kind() == ErrorKind::Server(ServerErrorKind::TryAgain))
 }
 
 /// Sends the parts `groups` of `batch`: concurrently on redis-rs's own
@@ -402,22 +430,31 @@ async fn send_part<C>(con: &mut C, batch: &Pipeline, group: &[usize]) -> Sent
 where
     C: redis::aio::ConnectionLike + ?Sized,
 {
-    if group.len() == 1 && !batch.atomic {
-        let single = batch.part(group, true);
-        let reply = send_wire(con, &single.wire()).await;
-        let missed = match (&reply, single.items[0].script()) {
+    if let ([i], false) = (group, batch.atomic) {
+        let item = &batch.items[*i];
+        let reply = match con.req_packed_command(item.cmd()).await {
+            // A redirect given back means it did not run: follow it.
+            Err(e) if e.redirect_node().is_some() => {
+                send_wire(con, &batch.part(group, true).wire()).await
+            }
+            reply => reply.map(|v| vec![v]),
+        };
+        let missed = match (&reply, item.script()) {
             (Ok(v), Some(script)) => v.first().is_some_and(|v| {
                 classify::retry_value(script, v) == Some(classify::Retry::NoScript)
             }),
             _ => false,
         };
-        if !missed || batch.assume_loaded {
-            return (single, reply);
+        match reply {
+            Ok(mut v) if !missed && v.len() == 1 => return Sent::Ran(v.remove(0)),
+            // The node lacks the script: the transaction below loads it.
+            Ok(_) if missed && !batch.assume_loaded => {}
+            reply => return Sent::Part(batch.part(group, true), reply),
         }
     }
     let part = batch.part(group, false);
     let reply = send_wire(con, &part.wire()).await;
-    (part, reply)
+    Sent::Part(part, reply)
 }
 
 /// Sends a part's commands; on redis-rs's cluster connection, follows a
@@ -470,8 +507,9 @@ async fn send_following_redirects(
     reply
 }
 
-fn listed<'a>(keys: impl Iterator<Item = &'a Vec<u8>>) -> String {
+fn listed<K: AsRef<[u8]>>(keys: impl Iterator<Item = K>) -> String {
     keys.map(|k| {
+        let k = k.as_ref();
         format!(
             "`{}` -> slot {}",
             String::from_utf8_lossy(k),
@@ -494,13 +532,13 @@ mod tests {
     use crate::batch::pipe;
     use crate::batch::tests_support::count;
 
-    fn keys(p: &Pipeline) -> Vec<Vec<Vec<u8>>> {
+    fn keys(p: &Pipeline) -> Keys<'_> {
         p.items
             .iter()
             .map(|i| {
                 script_keys(i.cmd())
                     .into_iter()
-                    .map(<[u8]>::to_vec)
+                    .map(Cow::Borrowed)
                     .collect()
             })
             .collect()
@@ -536,7 +574,7 @@ mod tests {
         p.cmd(&redis::cmd("PING"));
         p.add(count("a"));
         p.cmd(&redis::cmd("TIME"));
-        let keys = vec![vec![], vec![b"a".to_vec()], vec![]];
+        let keys = vec![vec![], vec![Cow::Borrowed(&b"a"[..])], vec![]];
         assert_eq!(p.groups(&keys, Split::BySlot), vec![vec![1], vec![0, 2]]);
     }
 
