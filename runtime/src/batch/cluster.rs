@@ -151,8 +151,11 @@ impl Pipeline {
                 );
             }
         }
+        if !self.atomic {
+            return Ok(());
+        }
         let all: Vec<&[u8]> = keys.iter().flatten().map(|k| k.as_ref()).collect();
-        if self.atomic && !one_slot(&all) {
+        if !one_slot(&all) {
             let mut seen: Vec<&[u8]> = Vec::new();
             for key in all {
                 if !seen
@@ -259,17 +262,19 @@ impl Pipeline {
     fn merge(&self, groups: &[Vec<usize>], sent: Vec<Sent>) -> Result<Results, Error> {
         let n = self.items.len();
         let mut slots: Vec<Slot> = vec![Slot::Taken; n];
-        let mut entries: Vec<Option<EntryReport>> = vec![None; n];
+        // Reports only for the entries of failed parts: the rest ran, and
+        // are only reported if some part failed.
+        let mut entries: Vec<Option<EntryReport>> = Vec::new();
         let mut first: Option<BatchError> = None;
         let mut failed = 0;
         let mut load_failures = Vec::new();
         let nparts = sent.len();
         for (group, sent) in groups.iter().zip(sent) {
             let settled = match sent {
-                Sent::Ran(v) => Ok(Results {
-                    pipe: self.id,
-                    slots: vec![Slot::Reply(v)],
-                }),
+                Sent::Ran(v) => {
+                    slots[group[0]] = Slot::Reply(v);
+                    continue;
+                }
                 Sent::Part(part, Err(e)) if refused_by_cluster(&e) => Err(part.refused(e)),
                 Sent::Part(part, reply) => part.finish(reply),
             };
@@ -277,11 +282,11 @@ impl Pipeline {
                 Ok(results) => {
                     for (&i, slot) in group.iter().zip(results.slots) {
                         slots[i] = slot;
-                        entries[i] = Some(self.report(i, Outcome::Ran, None));
                     }
                 }
                 Err(Error::Batch(e)) => {
                     failed += 1;
+                    entries.resize(n, None);
                     let mut e = *e;
                     let mut got = e.results.take().map(|r| r.slots.into_iter());
                     for (&i, mut report) in group.iter().zip(e.entries.iter().cloned()) {
@@ -311,7 +316,7 @@ impl Pipeline {
         let entries: Vec<EntryReport> = entries
             .into_iter()
             .enumerate()
-            .map(|(i, e)| e.unwrap_or_else(|| self.report(i, Outcome::MayHaveRun, None)))
+            .map(|(i, e)| e.unwrap_or_else(|| self.report(i, Outcome::Ran, None)))
             .collect();
         let any_ran = entries.iter().any(|e| e.outcome == Outcome::Ran);
         let detail = match (nparts, first.detail) {
