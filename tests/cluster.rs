@@ -911,12 +911,12 @@ async fn a_batch_during_a_migration_runs_each_entry_at_most_once() {
 }
 
 /// With `retries(0)` redis-rs gives redirects back instead of following
-/// them; a batch part that was refused that way ran nothing, and redlua
-/// sends it to the node named: `ASKING` first during a migration, straight
-/// there after the slot moved (the client's slot map still names the old
-/// owner).
+/// them (and never resends a request whose connection dropped); a batch
+/// part or a call refused that way ran nothing, and redlua sends it to the
+/// node named: `ASKING` first during a migration, straight there after the
+/// slot moved (the client's slot map still names the old owner).
 #[tokio::test]
-async fn redirects_given_back_by_redis_rs_are_followed_and_run_once() {
+async fn redirects_given_back_by_redis_rs_are_followed_by_batches_and_calls_and_run_once() {
     let (cluster, _) = start();
     let client = redis::cluster::ClusterClientBuilder::new(cluster.urls())
         .retries(0)
@@ -946,6 +946,26 @@ async fn redirects_given_back_by_redis_rs_are_followed_and_run_once() {
     assert_eq!(results.get(other).unwrap(), 2);
     assert_eq!(stored(&cluster, &key), Some(3), "each run once");
     assert_eq!(stored(&cluster, &keys[2]), Some(2));
+
+    // Single calls too: the slot of keys[2] moves from node 2 to node 0,
+    // first migrating (ASK), then for good (MOVED, on a fresh client whose
+    // map is stale only after the move).
+    let other = keys[2].clone();
+    let slot = migrate_key(&cluster, &other, 2, 0);
+    assert_eq!(
+        count(&other).invoke_async(&mut con).await.unwrap(),
+        3,
+        "ASK followed"
+    );
+    let mut fresh = client.get_async_connection().await.unwrap();
+    assert_eq!(count(&other).invoke_async(&mut fresh).await.unwrap(), 4);
+    finish_migration(&cluster, slot, 0);
+    assert_eq!(
+        count(&other).invoke_async(&mut fresh).await.unwrap(),
+        5,
+        "MOVED followed"
+    );
+    assert_eq!(stored(&cluster, &other), Some(5), "each call ran once");
 }
 
 /// Reshards one slot (keys moved one by one with `MIGRATE`, then the slot

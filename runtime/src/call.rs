@@ -228,6 +228,12 @@ impl<T> Call<T> {
         let generation = loop {
             let generation = self.script.reload().generation();
             let reply = con.req_packed_command(&self.cmd).await;
+            // Free elsewhere: `is_cluster` is a constant per connection type.
+            let reply = if crate::cluster::is_cluster::<C>() {
+                crate::cluster::follow_redirect(con, &self.cmd, reply).await
+            } else {
+                reply
+            };
             match classify::retry(self.script, &reply) {
                 Some(Retry::NoScript) => break generation,
                 Some(Retry::Loading) if wait.next_pause_async().await => continue,

@@ -63,6 +63,77 @@ pub(crate) fn as_async_cluster<C: ?Sized>(
     Some(unsafe { &mut *(con as *mut C).cast::<Cluster>() })
 }
 
+/// How many redirects given back by redis-rs one request follows.
+#[cfg(feature = "cluster-async")]
+const HOPS: usize = 3;
+
+/// When redis-rs hands back a redirect it did not follow (its `retries` are
+/// spent, or set to 0), sends `wire` again to the node named, `ASKING`
+/// first for an `ASK`, at most [`HOPS`] times. A redirect means the node
+/// ran nothing, and `wire` is one command or one transaction (a batch
+/// part), so that resend is the first run. Only on redis-rs's own async
+/// cluster connection (which can route to a node by address); any other
+/// reply is returned as it is.
+#[cfg(feature = "cluster-async")]
+pub(crate) async fn follow_redirects<C: ?Sized>(
+    con: &mut C,
+    wire: &redis::Pipeline,
+    mut reply: RedisResult<Vec<Value>>,
+) -> RedisResult<Vec<Value>> {
+    use redis::cluster_routing::SingleNodeRoutingInfo;
+    use redis::{ErrorKind, ServerErrorKind};
+
+    if !matches!(&reply, Err(e) if e.redirect_node().is_some()) {
+        return reply;
+    }
+    let Some(con) = as_async_cluster(con) else {
+        return reply;
+    };
+    for _ in 0..HOPS {
+        let Err(e) = &reply else { break };
+        let ask = e.kind() == ErrorKind::Server(ServerErrorKind::Ask);
+        let Some((host, port)) = e
+            .redirect_node()
+            .and_then(|(addr, _)| addr.rsplit_once(':'))
+            .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+        else {
+            break;
+        };
+        let mut resend = redis::Pipeline::with_capacity(wire.len() + 1);
+        if ask {
+            resend.add_command(redis::cmd("ASKING"));
+        }
+        for cmd in wire.cmd_iter() {
+            resend.add_command(cmd.clone());
+        }
+        let route = SingleNodeRoutingInfo::ByAddress { host, port };
+        reply = con
+            .route_pipeline(resend, usize::from(ask), wire.len(), route)
+            .await;
+    }
+    reply
+}
+
+/// [`follow_redirects`] for a single command's reply.
+#[cfg(feature = "aio")]
+#[inline]
+pub(crate) async fn follow_redirect<C: ?Sized>(
+    con: &mut C,
+    cmd: &Cmd,
+    reply: RedisResult<Value>,
+) -> RedisResult<Value> {
+    #[cfg(feature = "cluster-async")]
+    if matches!(&reply, Err(e) if e.redirect_node().is_some()) && is_cluster::<C>() {
+        let mut wire = redis::Pipeline::with_capacity(1);
+        wire.add_command(cmd.clone());
+        return follow_redirects(con, &wire, reply.map(|v| vec![v]))
+            .await
+            .map(|mut v| v.pop().unwrap_or(Value::Nil));
+    }
+    let _ = (con, cmd);
+    reply
+}
+
 /// Refuses, before sending, a call the cluster cannot run as written: keys
 /// in more than one slot, or a writing script without keys. A no-op (and
 /// free) on any other connection.
@@ -118,6 +189,7 @@ pub(crate) fn one_slot<K: AsRef<[u8]>>(keys: &[K]) -> bool {
 
 /// Why a script call cannot run on a cluster as written, if it cannot:
 /// [`check_on_cluster`] for a call queued in a batch.
+#[cfg(feature = "aio")]
 pub(crate) fn refused_entry(script: &'static Script, cmd: &Cmd) -> Option<Error> {
     check_on_cluster(script, cmd).err()
 }
@@ -158,7 +230,8 @@ impl<T> Call<T> {
     {
         let loaded = con.req_packed_command(&load_cmd(self.script)).await;
         self.loaded(loaded)?;
-        self.finish(con.req_packed_command(&self.cmd).await)
+        let reply = con.req_packed_command(&self.cmd).await;
+        self.finish(follow_redirect(con, &self.cmd, reply).await)
     }
 
     /// The `SCRIPT LOAD`'s refusal, if any (its SHA1 is the compile-time

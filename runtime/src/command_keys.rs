@@ -58,7 +58,6 @@ fn cached(name: &[u8]) -> Option<Spec> {
 /// The keys of each command, in order. Sends at most two requests on
 /// `con` (`COMMAND INFO` for names not seen before, `COMMAND GETKEYS` for
 /// movable keys), neither of which touches data.
-#[cfg(feature = "aio")]
 pub(crate) async fn keys_of<C>(con: &mut C, cmds: &[&Cmd]) -> RedisResult<Vec<Vec<Vec<u8>>>>
 where
     C: redis::aio::ConnectionLike + ?Sized,

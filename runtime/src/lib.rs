@@ -74,6 +74,7 @@ mod batch;
 mod call;
 mod cluster;
 mod cluster_load;
+#[cfg(feature = "aio")]
 mod command_keys;
 mod decode;
 mod encode;

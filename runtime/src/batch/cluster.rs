@@ -35,7 +35,7 @@
 //!
 //! When redis-rs gives a redirect back instead of following it (its
 //! `retries` are spent, or set to 0), the part, which did not run, is sent
-//! to the node named, at most [`HOPS`] times.
+//! to the node named (`crate::cluster::follow_redirects`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -48,9 +48,6 @@ use super::report::{BatchError, BatchFailure, EntryReport};
 use super::results::{Results, Slot};
 use crate::cluster::{one_slot, refused_entry, script_keys, slot_number};
 use crate::error::{classify, Error, Outcome};
-
-/// How many redirects given back by redis-rs one part follows.
-const HOPS: usize = 3;
 
 /// Each entry's keys, borrowed from a script call's command or found for a
 /// plain command.
@@ -468,47 +465,9 @@ async fn send_wire<C>(con: &mut C, wire: &redis::Pipeline) -> RedisResult<Vec<Va
 where
     C: redis::aio::ConnectionLike + ?Sized,
 {
+    let reply = con.req_packed_commands(wire, 0, wire.len()).await;
     #[cfg(feature = "cluster-async")]
-    if let Some(cluster) = crate::cluster::as_async_cluster(con) {
-        return send_following_redirects(cluster, wire).await;
-    }
-    con.req_packed_commands(wire, 0, wire.len()).await
-}
-
-/// Sends one part; if redis-rs hands back a redirect it did not follow,
-/// sends the part (which did not run: a transaction, or one command) to
-/// the node named, `ASKING` first for an `ASK`.
-#[cfg(feature = "cluster-async")]
-async fn send_following_redirects(
-    con: &mut redis::cluster_async::ClusterConnection,
-    wire: &redis::Pipeline,
-) -> RedisResult<Vec<Value>> {
-    use redis::aio::ConnectionLike;
-    use redis::cluster_routing::SingleNodeRoutingInfo;
-
-    let mut reply = con.req_packed_commands(wire, 0, wire.len()).await;
-    for _ in 0..HOPS {
-        let Err(e) = &reply else { break };
-        let ask = e.kind() == ErrorKind::Server(ServerErrorKind::Ask);
-        let Some((host, port)) = e
-            .redirect_node()
-            .and_then(|(addr, _)| addr.rsplit_once(':'))
-            .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
-        else {
-            break;
-        };
-        let mut resend = redis::Pipeline::with_capacity(wire.len() + 1);
-        if ask {
-            resend.add_command(redis::cmd("ASKING"));
-        }
-        for cmd in wire.cmd_iter() {
-            resend.add_command(cmd.clone());
-        }
-        let route = SingleNodeRoutingInfo::ByAddress { host, port };
-        reply = con
-            .route_pipeline(resend, usize::from(ask), wire.len(), route)
-            .await;
-    }
+    let reply = crate::cluster::follow_redirects(con, wire, reply).await;
     reply
 }
 
