@@ -1137,3 +1137,146 @@ async fn a_reshard_under_a_stream_of_cross_node_batches_runs_each_entry_once() {
         assert_eq!(stored(&cluster, key), Some(*runs), "{key}");
     }
 }
+
+/// Plain commands are split by where the server says their keys are:
+/// fixed positions (`ZADD`, `MSET` every other argument), keys that move
+/// with the arguments (`ZUNIONSTORE`'s numkeys, `XREAD ... STREAMS`), a
+/// container's subcommand (`OBJECT ENCODING`), and no key (`PING`). Each
+/// command name is asked about once per process: the same batch again
+/// sends no `COMMAND INFO`.
+#[tokio::test]
+async fn plain_commands_are_split_by_the_servers_own_key_table() {
+    let (cluster, client) = start();
+    let nodes = key_per_node(&cluster);
+    let mut con = client.get_async_connection().await.unwrap();
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let info_calls = |cluster: &RedisCluster| -> u64 {
+        let name = if cluster.server_version().has_subcommand_stats() {
+            "command|info"
+        } else {
+            "command"
+        };
+        cluster
+            .nodes()
+            .iter()
+            .map(|n| command_calls(&mut n.connection(), name))
+            .sum()
+    };
+    let mut before = None;
+    for round in 1..=2i64 {
+        let mut p = redlua::pipe();
+        let zadd = p
+            .cmd(
+                redis::cmd("ZADD")
+                    .arg(format!("{{{b}}}z"))
+                    .arg(round)
+                    .arg("m"),
+            )
+            .returning::<i64>();
+        let union = p
+            .cmd(
+                redis::cmd("ZUNIONSTORE")
+                    .arg(format!("{{{b}}}d"))
+                    .arg(1)
+                    .arg(format!("{{{b}}}z")),
+            )
+            .returning::<i64>();
+        let mset = p.cmd(
+            redis::cmd("MSET")
+                .arg(format!("{{{a}}}1"))
+                .arg(round)
+                .arg(format!("{{{a}}}2"))
+                .arg(round),
+        );
+        let encoding = p
+            .cmd(
+                redis::cmd("OBJECT")
+                    .arg("ENCODING")
+                    .arg(format!("{{{b}}}d")),
+            )
+            .returning::<String>();
+        p.cmd(
+            redis::cmd("XADD")
+                .arg(format!("{{{c}}}s"))
+                .arg("*")
+                .arg("f")
+                .arg(round),
+        );
+        let read = p.cmd(
+            redis::cmd("XREAD")
+                .arg("STREAMS")
+                .arg(format!("{{{c}}}s"))
+                .arg(0),
+        );
+        let counted = p.add(count(&format!("{{{c}}}n")));
+        let pong = p.cmd(&redis::cmd("PING")).returning::<String>();
+        let results = p.query_async(&mut con).await.unwrap();
+        assert_eq!(
+            results.get(zadd).unwrap(),
+            2 - round,
+            "ZADD adds once, then updates"
+        );
+        assert_eq!(results.get(union).unwrap(), 1);
+        assert!(results.get(mset).is_ok());
+        assert!(!results.get(encoding).unwrap().is_empty());
+        let read = results.get(read).unwrap();
+        assert!(
+            format!("{read:?}").contains(&format!("{{{c}}}s")),
+            "{read:?}"
+        );
+        assert_eq!(results.get(counted).unwrap(), round);
+        assert_eq!(results.get(pong).unwrap(), "PONG");
+        let now = info_calls(&cluster);
+        if let Some(before) = before {
+            assert_eq!(now, before, "no COMMAND INFO the second time");
+        }
+        before = Some(now);
+    }
+    assert_eq!(stored(&cluster, &format!("{{{a}}}2")), Some(2));
+}
+
+/// A user that may not run `COMMAND` cannot have a batch with plain
+/// commands split on a cluster: the batch fails before any entry is sent,
+/// and says why.
+#[tokio::test]
+async fn a_batch_whose_key_table_cannot_be_read_is_not_sent() {
+    let (cluster, _) = start();
+    for node in cluster.nodes() {
+        redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("limited")
+            .arg("on")
+            .arg(">secret")
+            .arg("~*")
+            .arg("&*")
+            .arg("+@all")
+            .arg("-command")
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+    let client = redis::cluster::ClusterClientBuilder::new(cluster.urls())
+        .username("limited")
+        .password("secret")
+        .build()
+        .unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    let keys = key_per_node(&cluster);
+    let mut p = redlua::pipe();
+    // APPEND: a command no other test of this process batches, so its key
+    // positions are not known yet.
+    p.cmd(redis::cmd("APPEND").arg(&keys[0]).arg("x"));
+    p.add(count(&keys[1]));
+    let err = p.query_async(&mut con).await.unwrap_err();
+    let Error::Batch(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.kind(), BatchFailure::NotSent, "{err}");
+    assert!(err.to_string().contains("COMMAND INFO"), "{err}");
+    assert_eq!(err.outcome(), Outcome::NotSent);
+    let appended: Option<String> = redis::cmd("GET")
+        .arg(&keys[0])
+        .query(&mut cluster.nodes()[0].connection())
+        .unwrap();
+    assert_eq!(appended, None, "nothing ran");
+    assert_eq!(stored(&cluster, &keys[1]), None, "nothing ran");
+}
