@@ -1228,7 +1228,14 @@ async fn plain_commands_are_split_by_the_servers_own_key_table() {
         assert_eq!(results.get(pong).unwrap(), "PONG");
         let now = info_calls(&cluster);
         if let Some(before) = before {
-            assert_eq!(now, before, "no COMMAND INFO the second time");
+            // Redis 6.2 counts every COMMAND subcommand as one: there the
+            // second round's two are the GETKEYS of ZUNIONSTORE and XREAD.
+            let getkeys = if cluster.server_version().has_subcommand_stats() {
+                0
+            } else {
+                2
+            };
+            assert_eq!(now - before, getkeys, "no COMMAND INFO the second time");
         }
         before = Some(now);
     }
