@@ -361,11 +361,11 @@ pub async fn load_cluster_async(
     let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
     let mut ask = redis::cmd("CLUSTER");
     ask.arg("NODES");
-    let text = match tokio::time::timeout(timeout, con.route_command(ask, routing)).await {
-        Ok(reply) => {
+    let text = match within(timeout, con.route_command(ask, routing)).await {
+        Some(reply) => {
             reply.and_then(|v| redis::from_redis_value::<String>(v).map_err(RedisError::from))
         }
-        Err(_) => Err(timed_out("CLUSTER NODES", timeout)),
+        None => Err(timed_out("CLUSTER NODES", timeout)),
     }
     .map_err(|e| topology_error(&scripts, e))?;
     let nodes = parse_nodes(&text);
@@ -381,15 +381,44 @@ pub async fn load_cluster_async(
                 return Ok(0);
             }
             let sent = con.route_pipeline(pipe, 0, scripts.len(), node.route());
-            let replies = match tokio::time::timeout(timeout, sent).await {
-                Ok(replies) => replies,
-                Err(_) => Err(timed_out("SCRIPT LOAD", timeout)),
+            let replies = match within(timeout, sent).await {
+                Some(replies) => replies,
+                None => Err(timed_out("SCRIPT LOAD", timeout)),
             };
             check_loads(&scripts, replies)
         }
     });
     let results = futures_util::future::join_all(loads).await;
     report(&scripts, nodes, results)
+}
+
+/// `fut`'s output, or `None` if it takes longer than `timeout`: Tokio's
+/// timer with feature `tokio`, else [`within_by_thread`].
+#[cfg(feature = "cluster-async")]
+async fn within<F: std::future::Future>(timeout: Duration, fut: F) -> Option<F::Output> {
+    #[cfg(feature = "tokio")]
+    return tokio::time::timeout(timeout, fut).await.ok();
+    #[cfg(not(feature = "tokio"))]
+    within_by_thread(timeout, fut).await
+}
+
+/// [`within`] on any executor (`smol`): a thread sleeps, then wakes the
+/// waiting task through `event-listener`. A cluster load is rare, and its
+/// threads end with their timeout.
+#[cfg(feature = "cluster-async")]
+#[cfg_attr(feature = "tokio", allow(dead_code))]
+async fn within_by_thread<F: std::future::Future>(timeout: Duration, fut: F) -> Option<F::Output> {
+    use futures_util::future::{select, Either};
+    let event = std::sync::Arc::new(event_listener::Event::new());
+    let listener = event.listen();
+    std::thread::spawn(move || {
+        std::thread::sleep(timeout);
+        event.notify(usize::MAX);
+    });
+    match select(std::pin::pin!(fut), listener).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -416,5 +445,17 @@ bbbb ::1:30005@31005 slave,fail 67ed 0 0 5 connected
                 ("[::1]:30005".to_string(), false),
             ]
         );
+    }
+
+    #[cfg(feature = "cluster-async")]
+    #[tokio::test]
+    async fn the_executor_free_timeout_ends_a_silent_wait_and_passes_an_answer() {
+        let started = std::time::Instant::now();
+        let silent = within_by_thread(Duration::from_millis(50), std::future::pending::<()>());
+        assert_eq!(silent.await, None);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        let answered = within_by_thread(Duration::from_secs(5), async { 7 });
+        assert_eq!(answered.await, Some(7));
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }
