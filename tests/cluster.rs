@@ -143,6 +143,33 @@ fn sync_load_makes_scripts_resident_on_every_primary() {
     assert_resident_everywhere(&cluster, &scripts);
 }
 
+/// A primary that refuses `SCRIPT LOAD` (its default user lost the
+/// `SCRIPT` command) makes the sync `redlua::load` fail, naming that node
+/// and why; the other primaries are loaded all the same.
+#[test]
+fn sync_load_names_the_primary_that_did_not_get_the_scripts() {
+    let (cluster, client) = start();
+    let mut con = client.get_connection().unwrap();
+    flush_every_node(&cluster);
+    let refusing = &cluster.nodes()[1];
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg("-script")
+        .exec(&mut refusing.connection())
+        .unwrap();
+    let err = redlua::load(&mut con, &[COUNT]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("1 of the cluster's primaries"), "{text}");
+    assert!(text.contains(&format!(":{}", refusing.port())), "{text}");
+    assert!(text.contains("NOPERM"), "{text}");
+    for (i, node) in cluster.nodes().iter().enumerate() {
+        if i != 1 {
+            assert!(resident(node, COUNT.sha1()), "{}", node.url());
+        }
+    }
+}
+
 #[tokio::test]
 async fn async_cluster_load_makes_scripts_resident_on_every_primary() {
     let (cluster, client) = start();
@@ -619,6 +646,13 @@ fn sync_load_cluster_loads_primaries_and_replicas_and_skips_a_frozen_replica_in_
     eprintln!("sync load_cluster with a frozen replica: {took:?}\n{report}");
     assert!(took < 3 * PER_NODE, "took {took:?}");
     assert_loaded_but(&cluster, &report, frozen.0);
+    // `redlua::load` on the same connection is that load with the default
+    // bound: every primary loaded, so it succeeds.
+    let started = std::time::Instant::now();
+    assert_eq!(redlua::load(&mut con, &[COUNT, MULTIPLY]).unwrap(), 2);
+    let took = started.elapsed();
+    eprintln!("sync redlua::load with a frozen replica: {took:?}");
+    assert!(took < 2 * redlua::DEFAULT_NODE_TIMEOUT, "took {took:?}");
     drop(frozen);
     // Awake again: the next load completes, and calls still work.
     let report = redlua::load_cluster(&mut con, &[COUNT, MULTIPLY], Some(PER_NODE)).unwrap();

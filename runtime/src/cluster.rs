@@ -44,23 +44,34 @@ pub(crate) fn is_cluster<C: ?Sized>() -> bool {
     is(SYNC_CLUSTER) || is(ASYNC_CLUSTER)
 }
 
+/// `con` as a `T`, when `C` is exactly `T`. `typeid::of` gives a `TypeId`
+/// without the `'static` bound `C` does not have; `T: 'static` has no
+/// lifetime that erasure could hide, so an equal id means `C` is `T`.
+fn downcast<C: ?Sized, T: 'static>(con: &mut C) -> Option<&mut T> {
+    if typeid::of::<C>() != std::any::TypeId::of::<T>() {
+        return None;
+    }
+    // SAFETY: `C` and `T` are the same type (above), so the pointer is to
+    // a valid, uniquely borrowed `T` for the borrow's lifetime.
+    Some(unsafe { &mut *(con as *mut C).cast::<T>() })
+}
+
 /// The connection as redis-rs's async cluster connection (with its default
 /// node connection), when it is exactly that type: a batch split by slot
-/// clones it to send its parts concurrently. `typeid::of` gives a `TypeId`
-/// without the `'static` bound `C` does not have; `ClusterConnection` has
-/// no lifetime parameter, so an equal id means `C` is that type.
+/// clones it to send its parts concurrently.
 #[cfg(feature = "cluster-async")]
 pub(crate) fn as_async_cluster<C: ?Sized>(
     con: &mut C,
 ) -> Option<&mut redis::cluster_async::ClusterConnection> {
-    type Cluster = redis::cluster_async::ClusterConnection;
-    if typeid::of::<C>() != std::any::TypeId::of::<Cluster>() {
-        return None;
-    }
-    // SAFETY: `C` and `Cluster` are the same type (same TypeId, and
-    // `Cluster` has no lifetimes that erasure could hide), so the pointer
-    // is to a valid, uniquely borrowed `Cluster` for the borrow's lifetime.
-    Some(unsafe { &mut *(con as *mut C).cast::<Cluster>() })
+    downcast(con)
+}
+
+/// The connection as redis-rs's sync cluster connection, when it is
+/// exactly that type: [`crate::load`] loads every node through it.
+pub(crate) fn as_sync_cluster<C: ?Sized>(
+    con: &mut C,
+) -> Option<&mut redis::cluster::ClusterConnection> {
+    downcast(con)
 }
 
 /// How many redirects given back by redis-rs one request follows.
@@ -288,12 +299,13 @@ mod tests {
         assert!(is_cluster::<redis::cluster_async::ClusterConnection>());
     }
 
-    #[cfg(feature = "cluster-async")]
     #[test]
-    fn only_the_async_cluster_connection_is_cast() {
+    fn only_the_cluster_connections_are_cast() {
         let mut not = crate::call::tests_support::Unreachable;
-        assert!(as_async_cluster(&mut not).is_none());
+        assert!(as_sync_cluster(&mut not).is_none());
         let mut dynamic: Box<dyn redis::ConnectionLike> = Box::new(not);
+        assert!(as_sync_cluster(dynamic.as_mut()).is_none());
+        #[cfg(feature = "cluster-async")]
         assert!(as_async_cluster(dynamic.as_mut()).is_none());
     }
 

@@ -270,8 +270,8 @@ fn to_load(
 /// Use it after connecting and after a failover: a promoted replica that
 /// was never loaded has none of its old primary's scripts (calls still
 /// heal by loading on `NOSCRIPT`; this saves the round trip). [`load`]
-/// on a `ClusterConnection` reaches only the nodes the client routes
-/// `SCRIPT LOAD` to, with no bound on a frozen one.
+/// on a `ClusterConnection` is this function with the default bound,
+/// reduced to `Ok` when every primary was loaded.
 ///
 /// [`load`]: crate::load
 ///

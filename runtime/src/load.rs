@@ -72,13 +72,15 @@ pub fn scripts() -> impl ExactSizeIterator<Item = &'static Script> + Clone {
 /// ([`Error::Redis`]), or a connection error. The other scripts of the
 /// list are loaded even when one fails.
 ///
-/// On Redis Cluster every node, replicas included, has its own cache: use
-/// [`load_cluster`](crate::load_cluster) or
-/// [`load_cluster_async`](crate::load_cluster_async), which load every
-/// node, bounded in time per node, and report each. On a sync
-/// `redis::cluster::ClusterConnection` this function sends one `SCRIPT
-/// LOAD` per script instead of a batch, which the cluster client sends to
-/// the nodes it knows (the primaries), with no bound on a frozen one.
+/// On Redis Cluster every node, replicas included, has its own cache. On a
+/// sync `redis::cluster::ClusterConnection` this function is
+/// [`load_cluster`](crate::load_cluster) with the default bound per node
+/// ([`DEFAULT_NODE_TIMEOUT`](crate::DEFAULT_NODE_TIMEOUT)): every node that
+/// answers is loaded, and `Ok` means every primary was; a replica that did
+/// not answer is not an error (calls routed there load on `NOSCRIPT`).
+/// `Err` names the primaries left out. Call `load_cluster` (or
+/// [`load_cluster_async`](crate::load_cluster_async)) for the per-node
+/// report.
 ///
 /// ```no_run
 /// use redlua::redis_script;
@@ -100,6 +102,9 @@ where
     if distinct.is_empty() {
         return Ok(0);
     }
+    if let Some(cluster) = crate::cluster::as_sync_cluster(con) {
+        return load_every_primary(cluster, &distinct);
+    }
     if !con.supports_pipelining() {
         return load_one_by_one(con, &distinct);
     }
@@ -111,8 +116,40 @@ where
     check_loads(&distinct, replies)
 }
 
-/// A sync `ClusterConnection` takes no batches, and routes each
-/// `SCRIPT LOAD` to every node it knows.
+/// [`load`] on a sync cluster connection: every node, bounded per node;
+/// `Ok` once every primary has the scripts.
+fn load_every_primary(
+    con: &mut redis::cluster::ClusterConnection,
+    scripts: &[&'static Script],
+) -> Result<usize, Error> {
+    let report = crate::load_cluster(con, scripts, None)?;
+    let missing: Vec<&crate::NodeLoad> = report.failed().filter(|n| n.is_primary()).collect();
+    let Some(first) = missing.first() else {
+        return Ok(report.scripts());
+    };
+    let source = first.error().and_then(Error::redis_error);
+    let kind = source.map_or(redis::ErrorKind::Io, |e| e.kind());
+    let detail = format!(
+        "{} of the cluster's primaries did not get the scripts ({}); \
+         redlua::load_cluster reports each node",
+        missing.len(),
+        missing
+            .iter()
+            .map(|n| match n.error() {
+                Some(e) => format!("{}: {e}", n.address()),
+                None => n.address().to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    Err(Error::Redis {
+        script: scripts[0].name(),
+        source: redis::RedisError::from((kind, "SCRIPT LOAD did not reach every primary", detail)),
+    })
+}
+
+/// A connection that takes no batches (a wrapped sync cluster connection,
+/// which routes each `SCRIPT LOAD` to every node it knows): one at a time.
 fn load_one_by_one<C>(con: &mut C, scripts: &[&'static Script]) -> Result<usize, Error>
 where
     C: redis::ConnectionLike + ?Sized,
