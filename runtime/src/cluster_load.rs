@@ -215,8 +215,32 @@ fn loads_for(node: &Node, scripts: &[&'static Script]) -> Vec<&'static Script> {
         .collect()
 }
 
+/// The node list could not be read, so no node was loaded: says so, with
+/// the client's error (named after the first script, as every load error
+/// is).
 fn topology_error(scripts: &[&'static Script], e: RedisError) -> Error {
-    classify::from_redis(scripts[0], e)
+    let source = RedisError::from((
+        e.kind(),
+        "cannot read the cluster's nodes (CLUSTER NODES), so no node was loaded",
+        e.to_string(),
+    ));
+    classify::from_redis(scripts[0], source)
+}
+
+/// [`parse_nodes`] of the `CLUSTER NODES` text; an error when it lists no
+/// node with an address (loading nothing must not look like success).
+fn nodes_of(scripts: &[&'static Script], text: &str) -> Result<Vec<Node>, Error> {
+    let nodes = parse_nodes(text);
+    if nodes.is_empty() {
+        let shown: String = text.chars().take(200).collect();
+        let e = RedisError::from((
+            ErrorKind::UnexpectedReturnType,
+            "no node with an address",
+            format!("{shown:?}"),
+        ));
+        return Err(topology_error(scripts, e));
+    }
+    Ok(nodes)
 }
 
 fn report(
@@ -301,7 +325,7 @@ pub fn load_cluster(
         )
         .and_then(|v| redis::from_redis_value::<String>(v).map_err(RedisError::from))
         .map_err(|e| topology_error(&scripts, e))?;
-    let nodes = parse_nodes(&text);
+    let nodes = nodes_of(&scripts, &text)?;
     let probes: Vec<Result<(), RedisError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = nodes
             .iter()
@@ -319,7 +343,7 @@ pub fn load_cluster(
         .iter()
         .zip(probes)
         .map(|(node, probe)| {
-            probe.map_err(|e| topology_error(&scripts, e))?;
+            probe.map_err(|e| classify::from_redis(scripts[0], e))?;
             let scripts = loads_for(node, &scripts);
             let routing = RoutingInfo::SingleNode(node.route());
             let replies = scripts
@@ -368,7 +392,7 @@ pub async fn load_cluster_async(
         None => Err(timed_out("CLUSTER NODES", timeout)),
     }
     .map_err(|e| topology_error(&scripts, e))?;
-    let nodes = parse_nodes(&text);
+    let nodes = nodes_of(&scripts, &text)?;
     let loads = nodes.iter().map(|node| {
         let mut con = con.clone();
         let scripts = loads_for(node, &scripts);
@@ -457,5 +481,26 @@ bbbb ::1:30005@31005 slave,fail 67ed 0 0 5 connected
         let answered = within_by_thread(Duration::from_secs(5), async { 7 });
         assert_eq!(answered.await, Some(7));
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_node_list_without_nodes_is_an_error_not_an_empty_success() {
+        static COUNT: Script = Script::__new(
+            "count",
+            "lua/count.lua",
+            "a1f8c8a2d0c4f0b0d0f5b8a0f2c4c9e6c1e7a3b2",
+            "return redis.call('INCR', KEYS[1])",
+            false,
+            &["lua/count.lua"],
+            &[],
+            &[],
+        );
+        let err = match nodes_of(&[&COUNT], "garbage\n") {
+            Err(e) => e,
+            Ok(_) => panic!("an empty node list was taken for a cluster"),
+        };
+        let text = err.to_string();
+        assert!(text.contains("CLUSTER NODES"), "{text}");
+        assert!(text.contains("no node with an address"), "{text}");
     }
 }
