@@ -194,28 +194,24 @@ impl Pipeline {
             }
             i
         }
-        #[derive(PartialEq, Eq, Hash)]
-        enum Link<'k> {
-            Slot(HashSlot),
-            Key(&'k [u8]),
-        }
-        let mut owner: HashMap<Link<'_>, usize> = HashMap::new();
+        // The entry that first used each link. A batch is usually small:
+        // a linear scan beats hashing up to a few dozen links.
+        let mut owner = Owners::default();
         for (i, keys) in keys.iter().enumerate() {
             for key in keys {
                 let link = match split {
                     Split::BySlot => Link::Slot(HashSlot::for_key(key.as_ref())),
                     Split::ByKey => Link::Key(key.as_ref()),
                 };
-                if let Some(&j) = owner.get(&link) {
+                if let Some(j) = owner.get_or_insert(link, i) {
                     let (a, b) = (root(&mut parent, i), root(&mut parent, j));
                     parent[a.max(b)] = a.min(b);
-                } else {
-                    owner.insert(link, i);
                 }
             }
         }
         let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut index_of: HashMap<usize, usize> = HashMap::new();
+        // The group of each root (roots are entry positions).
+        let mut group_of = vec![usize::MAX; keys.len()];
         let mut keyless = Vec::new();
         for i in 0..keys.len() {
             if keys[i].is_empty() {
@@ -223,11 +219,11 @@ impl Pipeline {
                 continue;
             }
             let r = root(&mut parent, i);
-            let g = *index_of.entry(r).or_insert_with(|| {
+            if group_of[r] == usize::MAX {
+                group_of[r] = groups.len();
                 groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[g].push(which[i]);
+            }
+            groups[group_of[r]].push(which[i]);
         }
         if !keyless.is_empty() {
             groups.push(keyless);
@@ -390,6 +386,45 @@ enum Split {
     ByKey,
 }
 
+/// What links two entries into one part: a slot or a key they share.
+#[derive(PartialEq, Eq, Hash, Clone, Copy)]
+enum Link<'k> {
+    Slot(HashSlot),
+    Key(&'k [u8]),
+}
+
+/// The entry that first used each link: a list while short, then a map.
+#[derive(Default)]
+struct Owners<'k> {
+    few: Vec<(Link<'k>, usize)>,
+    many: HashMap<Link<'k>, usize>,
+}
+
+impl<'k> Owners<'k> {
+    const FEW: usize = 32;
+
+    /// The entry that used `link` before, or `None` after recording `entry`.
+    fn get_or_insert(&mut self, link: Link<'k>, entry: usize) -> Option<usize> {
+        if self.many.is_empty() {
+            if let Some((_, j)) = self.few.iter().find(|(l, _)| *l == link) {
+                return Some(*j);
+            }
+            if self.few.len() < Self::FEW {
+                self.few.push((link, entry));
+                return None;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        match self.many.entry(link) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(entry);
+                None
+            }
+        }
+    }
+}
+
 /// What sending a part gave.
 enum Sent {
     /// A single entry, sent alone, ran and answered.
@@ -530,6 +565,22 @@ mod tests {
             p.groups(&keys(&p), Split::BySlot),
             vec![vec![0, 1, 2, 3, 4]]
         );
+    }
+
+    #[test]
+    fn many_entries_group_as_few_do() {
+        // Past the linear list's size, the map takes over and agrees.
+        let mut p = pipe();
+        for i in 0..100 {
+            p.add(count(&format!("{{t{}}}k{i}", i % 7)));
+        }
+        let groups = p.groups(&keys(&p), Split::BySlot);
+        assert_eq!(groups.len(), 7);
+        for (g, group) in groups.iter().enumerate() {
+            assert!(group.iter().all(|i| i % 7 == g), "{group:?}");
+        }
+        let by_key = p.groups(&keys(&p), Split::ByKey);
+        assert_eq!(by_key.len(), 100);
     }
 
     #[test]
