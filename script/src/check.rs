@@ -58,8 +58,17 @@ pub struct Options {
 }
 
 /// Every check of `asm`: its header and include errors, then the Lua
-/// analysis of the assembled text. Errors first, each group in file order.
+/// analysis of the assembled text. Errors first, each group in file order,
+/// at most [`MAX_FINDINGS`] of each shown.
 pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
+    cap(findings(asm, opts, &mut [0, 0]))
+}
+
+/// [`check`] before the cap. `seen` counts findings per severity (errors,
+/// warnings) across calls: past [`MAX_FINDINGS`] they are only counted,
+/// not mapped (a mapping scans the issue's line: 4,000 issues on one
+/// 100 KB line took 0.7 s).
+fn findings(asm: &Assembled, opts: &Options, seen: &mut [usize; 2]) -> Vec<Finding> {
     let mut out: Vec<Finding> = asm
         .errors
         .iter()
@@ -105,6 +114,11 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
                 }),
                 assumed: &[],
                 targets: Some(&opts.targets),
+                keyless: !asm.params.iter().any(|p| p.kind == ParamKind::Key)
+                    && !asm
+                        .flags
+                        .iter()
+                        .any(|f| f == "no-writes" || f == "no-cluster"),
             },
             false => lua_check::Declared {
                 assumed: &unrendered,
@@ -113,139 +127,87 @@ pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
             },
         };
         let mapper = Mapper::new(asm);
-        // Findings so far per severity (errors, warnings): `cap` shows the
-        // first MAX_FINDINGS of each and only counts the rest, which are
-        // not mapped (a mapping scans the issue's line: 4,000 issues on one
-        // 100 KB line took 0.7 s).
-        let mut seen = [asm.errors.len(), 0];
+        seen[0] += asm.errors.len();
         for issue in lua_check::check_declared(&asm.source, &params, &keys, &asm.flags, declared) {
-            let seen = &mut seen[usize::from(issue.severity == Severity::Warning)];
-            *seen += 1;
-            if *seen > MAX_FINDINGS {
-                out.push(Finding {
-                    severity: issue.severity,
-                    diagnostic: Diagnostic::new(0, Default::default(), String::new()),
-                });
-                continue;
-            }
-            let diagnostic = mapper.map(&issue).unwrap_or_else(|| {
-                let mut d = Diagnostic::new(0, Default::default(), issue.message.clone());
-                d.help = issue.help.clone();
-                d.notes
-                    .push(format!("at line {} of the assembled script", issue.line));
-                d
-            });
-            out.push(Finding {
-                severity: issue.severity,
-                diagnostic,
-            });
+            push_mapped(&mut out, &mapper, &issue, seen);
         }
-        if asm.errors.is_empty() {
-            // First, so the cap on shown warnings never drops it: the
-            // macro reads it to mark the script for the cluster refusal.
-            if let Some(f) = keyless_write(asm, &params, &mapper, &opts.targets, &out) {
-                out.insert(0, f);
-            }
-        }
+        keyless_write_first(&mut out);
     }
-    cap(out)
+    out
 }
 
-/// The start of the warning [`keyless_write`] gives; see
-/// [`Finding::is_keyless_write`].
-const KEYLESS_WRITE: &str = "a write in a script without keys: ";
+/// Maps `issue` to a finding, or past [`MAX_FINDINGS`] of its severity
+/// only counts it (as a placeholder [`cap`] counts).
+fn push_mapped(
+    out: &mut Vec<Finding>,
+    mapper: &Mapper<'_>,
+    issue: &LuaIssue,
+    seen: &mut [usize; 2],
+) {
+    let seen = &mut seen[usize::from(issue.severity == Severity::Warning)];
+    *seen += 1;
+    // The keyless-write warning is always mapped: the macro reads it.
+    if *seen > MAX_FINDINGS && !issue.message.starts_with(lua_check::KEYLESS_WRITE) {
+        out.push(Finding {
+            severity: issue.severity,
+            diagnostic: Diagnostic::new(0, Default::default(), String::new()),
+        });
+        return;
+    }
+    let diagnostic = mapper.map(issue).unwrap_or_else(|| {
+        let mut d = Diagnostic::new(0, Default::default(), issue.message.clone());
+        d.help = issue.help.clone();
+        d.notes
+            .push(format!("at line {} of the assembled script", issue.line));
+        d
+    });
+    out.push(Finding {
+        severity: issue.severity,
+        diagnostic,
+    });
+}
 
 impl Finding {
     /// True for the warning on a script that calls a write command but
     /// declares no `%key` (and has neither `no-writes` nor `no-cluster`):
     /// the runtime refuses its calls on a cluster connection.
     pub fn is_keyless_write(&self) -> bool {
-        self.diagnostic.message.starts_with(KEYLESS_WRITE)
+        self.diagnostic
+            .message
+            .starts_with(lua_check::KEYLESS_WRITE)
     }
 }
 
-/// A script that writes but declares no `%key`: a cluster client sends it
-/// to a random node, and every node but the one owning the keys it writes
-/// refuses (`non local key`). Found by running the Lua check again as if
-/// the script had the `no-writes` flag, which reports each write command
-/// (so the write table is the checker's, for every target server); only
-/// for scripts without keys, so others pay nothing. One cluster warning
-/// per script is enough: none when the check already warned that a key is
-/// built from literals.
-fn keyless_write(
-    asm: &Assembled,
-    params: &[&str],
-    mapper: &Mapper<'_>,
-    targets: &Targets,
-    found: &[Finding],
-) -> Option<Finding> {
-    let has = |flag: &str| asm.flags.iter().any(|f| f == flag);
-    if asm.params.iter().any(|p| p.kind == ParamKind::Key) || has("no-writes") || has("no-cluster")
-    {
-        return None;
-    }
-    if found
-        .iter()
-        .any(|f| f.diagnostic.message.contains("Redis Cluster"))
-    {
-        return None;
-    }
-    let mut flags = asm.flags.clone();
-    flags.push("no-writes".to_string());
-    let declared = lua_check::Declared {
-        targets: Some(targets),
-        ..Default::default()
+/// Puts the keyless-write warning first, so the cap on shown warnings never
+/// drops it: the macro reads it to mark the script for the cluster refusal.
+/// One cluster warning per script is enough: none when the check already
+/// warned that a key is built from literals.
+fn keyless_write_first(out: &mut Vec<Finding>) {
+    let Some(at) = out.iter().position(Finding::is_keyless_write) else {
+        return;
     };
-    let write = lua_check::check_declared(&asm.source, params, &[], &flags, declared)
-        .into_iter()
-        .find(|i| {
-            i.message
-                .ends_with("is a write command, but the script has the `no-writes` flag")
-        })?;
-    let command = write.message.split('`').nth(1).unwrap_or("a write command");
-    let mut d = mapper.map(&write)?;
-    d.message = format!(
-        "{KEYLESS_WRITE}`{command}` writes, but no `%key` is declared: on Redis Cluster the \
-         call goes to a random node, which refuses keys it does not own, so redlua refuses \
-         the call on a cluster connection"
-    );
-    d.label = Some("a write with no declared key to route it".to_string());
-    d.help = Some(
-        "declare the keys it writes with `%key name` (they route the call to their node), or \
-         add `#!lua flags=no-cluster` if the script never runs on a cluster"
-            .to_string(),
-    );
-    Some(Finding {
-        severity: Severity::Warning,
-        diagnostic: d,
-    })
+    let keyless = out.remove(at);
+    let literal_key = out
+        .iter()
+        .any(|f| f.diagnostic.message.contains("Redis Cluster"));
+    if !literal_key {
+        out.insert(0, keyless);
+    }
 }
 
 /// [`check`] for a script that runs as a Redis Function
 /// (`#[redis_function]`): every check of a script, and what only a
 /// function body refuses ([`crate::function::issues`]).
 pub fn check_function(asm: &Assembled, opts: &Options) -> Vec<Finding> {
-    let mut out = check(asm, opts);
-    if opts.skip_lua {
-        return out;
+    let mut seen = [0, 0];
+    let mut out = findings(asm, opts, &mut seen);
+    if !opts.skip_lua {
+        let mapper = Mapper::new(asm);
+        for issue in crate::function::issues(&asm.source) {
+            push_mapped(&mut out, &mapper, &issue, &mut seen);
+        }
     }
-    let mapper = Mapper::new(asm);
-    let extra: Vec<Finding> = crate::function::issues(&asm.source)
-        .iter()
-        .filter_map(|issue| {
-            Some(Finding {
-                severity: issue.severity,
-                diagnostic: mapper.map(issue)?,
-            })
-        })
-        .collect();
-    // Errors first, as `check` orders them.
-    let at = out
-        .iter()
-        .position(|f| f.severity != Severity::Error)
-        .unwrap_or(out.len());
-    out.splice(at..at, extra);
-    out
+    cap(out)
 }
 
 /// Findings shown per severity: past this, one more says how many were left

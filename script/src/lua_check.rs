@@ -91,7 +91,15 @@ pub struct Declared<'a> {
     /// The servers the script must run on; `None`: every server of the
     /// matrix. A global or library member is accepted only if all have it.
     pub targets: Option<&'a Targets>,
+    /// Warn at the script's first write command that, without keys, it
+    /// cannot be routed on Redis Cluster ([`KEYLESS_WRITE`]). Set for a
+    /// script that declares no `%key` and has neither `no-writes` nor
+    /// `no-cluster`.
+    pub keyless: bool,
 }
+
+/// The start of the warning [`Declared::keyless`] asks for.
+pub const KEYLESS_WRITE: &str = "a write in a script without keys: ";
 
 /// [`check`], also refusing `KEYS[n]` / `ARGV[n]` with a literal `n` past
 /// what the header declares (the call never sends them).
@@ -1058,6 +1066,8 @@ struct Walker<'a, 'o> {
     /// the final value, walk again.
     stale: bool,
     issues: Vec<LuaIssue>,
+    /// The keyless-write warning was given (once per script).
+    warned_keyless: bool,
 }
 
 fn analyze(ast: &Ast, lines: &Lines, opts: &Options) -> Vec<LuaIssue> {
@@ -1182,6 +1192,7 @@ impl<'a, 'o> Walker<'a, 'o> {
             claimed_params: HashSet::new(),
             stale: false,
             issues: Vec::new(),
+            warned_keyless: false,
         }
     }
 
@@ -2206,6 +2217,24 @@ impl<'a, 'o> Walker<'a, 'o> {
                 ),
                 _ => "remove `no-writes` from the `#!lua` line, or remove the write".to_string(),
             });
+        }
+        if info.is_write && self.opts.declared.keyless && !self.warned_keyless {
+            self.warned_keyless = true;
+            let i = self.at_token(
+                Severity::Warning,
+                cmd_token,
+                format!(
+                    "{KEYLESS_WRITE}`{shown}` writes, but no `%key` is declared: on Redis \
+                     Cluster the call goes to a random node, which refuses keys it does not \
+                     own, so redlua refuses the call on a cluster connection"
+                ),
+            );
+            i.label = Some("a write with no declared key to route it".to_string());
+            i.help = Some(
+                "declare the keys it writes with `%key name` (they route the call to their \
+                 node), or add `#!lua flags=no-cluster` if the script never runs on a cluster"
+                    .to_string(),
+            );
         }
         if self.opts.no_cluster {
             return;

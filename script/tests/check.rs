@@ -267,3 +267,24 @@ fn the_keyless_write_warning_survives_the_cap_on_shown_warnings() {
     let (_, f) = run(&[("lua/a.lua", &src)]);
     assert!(f.iter().any(Finding::is_keyless_write));
 }
+
+#[test]
+fn a_functions_own_findings_are_capped_like_the_others() {
+    // 80 reads of `_G.KEYS` (refused in a function body) after 10 undefined
+    // names: 90 errors, 50 shown, one line saying how many more.
+    let mut src = String::from("%key k\n%return int\n");
+    for i in 0..10 {
+        src.push_str(&format!("local a{i} = undefined_{i}\n"));
+    }
+    for i in 0..80 {
+        src.push_str(&format!("local g{i} = _G.KEYS\n"));
+    }
+    src.push_str("return redis.call('INCR', k)\n");
+    let files = [("lua/a.lua", src.as_str())];
+    let asm = assemble::assemble(&tree(&files), Path::new("/c"), files[0].0).unwrap();
+    let f = redlua_script::check_function(&asm, &Default::default());
+    let e = errors(&asm, &f);
+    assert_eq!(e.len(), redlua_script::check::MAX_FINDINGS + 1, "{e:#?}");
+    assert!(e[0].contains("undefined_0"), "{}", e[0]);
+    assert!(e.last().unwrap().contains("more errors"), "{:?}", e.last());
+}
