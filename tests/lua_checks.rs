@@ -98,3 +98,93 @@ fn every_sandbox_global_compiles_and_runs() {
     assert!(out.contains(r#"{"a":1}"#), "{out}");
     assert!(out.ends_with("Lua 5.1"), "{out}");
 }
+
+/// In-memory scripts for the analysis (no file on disk).
+struct Sources(std::collections::HashMap<std::path::PathBuf, String>);
+
+impl redlua_script::Loader for Sources {
+    fn load(&self, path: &std::path::Path) -> std::io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+    }
+}
+
+/// Lua refuses a function with more than 200 live locals when Redis loads
+/// it; the check must refuse exactly what the server refuses, counting the
+/// `%key`/`%arg` locals, a `for` loop's three hidden ones, and, for a
+/// Redis Function, the `KEYS` and `ARGV` of the function it runs in.
+#[test]
+fn the_local_variable_limit_is_the_servers() {
+    let server = RedisServer::start().expect("start redis-server");
+    let mut con = server.connection();
+    let functions = server.server_version().has_functions();
+    // (name, source with `n` locals in all), each around the limit.
+    let shapes: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+        (
+            "plain locals",
+            Box::new(|n| {
+                let mut s = String::from("%key k\n%return int\n");
+                for i in 1..n {
+                    s.push_str(&format!("local a{i} = {i}\n"));
+                }
+                s + "return redis.call('INCR', k)\n"
+            }),
+        ),
+        (
+            "locals and a for loop",
+            Box::new(|n| {
+                let mut s = String::from("%key k\n%return int\n");
+                for i in 1..n - 4 {
+                    s.push_str(&format!("local a{i} = {i}\n"));
+                }
+                s + "for i = 1, 2 do redis.call('INCR', k) end\nreturn 1\n"
+            }),
+        ),
+    ];
+    for (shape, source) in &shapes {
+        for n in [198, 199, 200, 201] {
+            let text = source(n);
+            let files = Sources(
+                [(std::path::PathBuf::from("/c/lua/a.lua"), text)]
+                    .into_iter()
+                    .collect(),
+            );
+            let asm =
+                redlua_script::assemble::assemble(&files, std::path::Path::new("/c"), "lua/a.lua")
+                    .unwrap();
+            let refused = |findings: Vec<redlua_script::Finding>| {
+                findings
+                    .iter()
+                    .any(|f| f.severity == redlua_script::Severity::Error)
+            };
+            let as_script = refused(redlua_script::check(&asm, &Default::default()));
+            let loaded: redis::RedisResult<String> = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(&asm.source)
+                .query(&mut con);
+            assert_eq!(
+                as_script,
+                loaded.is_err(),
+                "{shape}, {n} locals: check refused {as_script}, server {loaded:?}"
+            );
+            if !functions {
+                continue;
+            }
+            let as_function = refused(redlua_script::check_function(&asm, &Default::default()));
+            let lib =
+                redlua_script::function::library(&asm.source, &asm.flags, "a", "t", "lua/a.lua");
+            let loaded: redis::RedisResult<String> = redis::cmd("FUNCTION")
+                .arg("LOAD")
+                .arg("REPLACE")
+                .arg(&lib.text)
+                .query(&mut con);
+            assert_eq!(
+                as_function,
+                loaded.is_err(),
+                "{shape}, {n} locals as a function: check refused {as_function}, server {loaded:?}"
+            );
+        }
+    }
+}

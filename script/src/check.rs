@@ -61,14 +61,20 @@ pub struct Options {
 /// analysis of the assembled text. Errors first, each group in file order,
 /// at most [`MAX_FINDINGS`] of each shown.
 pub fn check(asm: &Assembled, opts: &Options) -> Vec<Finding> {
-    cap(findings(asm, opts, &mut [0, 0]))
+    cap(findings(asm, opts, 0, &mut [0, 0]))
 }
 
-/// [`check`] before the cap. `seen` counts findings per severity (errors,
+/// [`check`] before the cap; `wrapper_locals` as in
+/// [`lua_check::Declared`]. `seen` counts findings per severity (errors,
 /// warnings) across calls: past [`MAX_FINDINGS`] they are only counted,
 /// not mapped (a mapping scans the issue's line: 4,000 issues on one
 /// 100 KB line took 0.7 s).
-fn findings(asm: &Assembled, opts: &Options, seen: &mut [usize; 2]) -> Vec<Finding> {
+fn findings(
+    asm: &Assembled,
+    opts: &Options,
+    wrapper_locals: usize,
+    seen: &mut [usize; 2],
+) -> Vec<Finding> {
     let mut out: Vec<Finding> = asm
         .errors
         .iter()
@@ -119,10 +125,12 @@ fn findings(asm: &Assembled, opts: &Options, seen: &mut [usize; 2]) -> Vec<Findi
                         .flags
                         .iter()
                         .any(|f| f == "no-writes" || f == "no-cluster"),
+                wrapper_locals,
             },
             false => lua_check::Declared {
                 assumed: &unrendered,
                 targets: Some(&opts.targets),
+                wrapper_locals,
                 ..Default::default()
             },
         };
@@ -200,7 +208,8 @@ fn keyless_write_first(out: &mut Vec<Finding>) {
 /// function body refuses ([`crate::function::issues`]).
 pub fn check_function(asm: &Assembled, opts: &Options) -> Vec<Finding> {
     let mut seen = [0, 0];
-    let mut out = findings(asm, opts, &mut seen);
+    // The body runs inside `function(KEYS, ARGV)`: two locals fewer.
+    let mut out = findings(asm, opts, 2, &mut seen);
     if !opts.skip_lua {
         let mapper = Mapper::new(asm);
         for issue in crate::function::issues(&asm.source) {

@@ -96,7 +96,15 @@ pub struct Declared<'a> {
     /// script that declares no `%key` and has neither `no-writes` nor
     /// `no-cluster`.
     pub keyless: bool,
+    /// Locals the script's top level shares its limit with: 2 for a Redis
+    /// Function body, which runs inside `function(KEYS, ARGV)`.
+    pub wrapper_locals: usize,
 }
+
+/// Lua 5.1 refuses a function with more live locals than this
+/// (`LUAI_MAXVARS`): "main function has more than 200 local variables",
+/// when Redis loads the script.
+const MAX_LOCALS: usize = 200;
 
 /// The start of the warning [`Declared::keyless`] asks for.
 pub const KEYLESS_WRITE: &str = "a write in a script without keys: ";
@@ -1068,6 +1076,17 @@ struct Walker<'a, 'o> {
     issues: Vec<LuaIssue>,
     /// The keyless-write warning was given (once per script).
     warned_keyless: bool,
+    /// Per enclosing function: where its locals start in `scope`, the
+    /// hidden locals of its open `for` loops (Lua gives each loop three),
+    /// and whether it was already reported for too many locals.
+    fn_locals: Vec<FnLocals>,
+}
+
+#[derive(Clone, Copy)]
+struct FnLocals {
+    start: usize,
+    hidden: usize,
+    reported: bool,
 }
 
 fn analyze(ast: &Ast, lines: &Lines, opts: &Options) -> Vec<LuaIssue> {
@@ -1193,6 +1212,11 @@ impl<'a, 'o> Walker<'a, 'o> {
             stale: false,
             issues: Vec::new(),
             warned_keyless: false,
+            fn_locals: vec![FnLocals {
+                start: 0,
+                hidden: opts.declared.wrapper_locals,
+                reported: false,
+            }],
         }
     }
 
@@ -1270,7 +1294,44 @@ impl<'a, 'o> Walker<'a, 'o> {
         let prev = self.prev.get(id).copied().unwrap_or_default();
         self.vals.push(prev.join(init));
         self.bind(name, id);
+        self.count_local(token);
         id
+    }
+
+    /// Refuses the local that makes its function hold more than
+    /// [`MAX_LOCALS`] live ones, which Lua would refuse at load time.
+    fn count_local(&mut self, token: &'a TokenReference) {
+        let scope = self.scope.len();
+        let Some(f) = self.fn_locals.last_mut() else {
+            return;
+        };
+        let live = scope - f.start.min(scope) + f.hidden;
+        if live <= MAX_LOCALS || f.reported {
+            return;
+        }
+        f.reported = true;
+        let main = self.fn_locals.len() == 1;
+        let what = if main {
+            "the script's top level"
+        } else {
+            "this function"
+        };
+        let i = self.at_token(
+            Severity::Error,
+            token,
+            format!(
+                "more than {MAX_LOCALS} local variables live at once in {what}: Lua refuses \
+                 the script when Redis loads it (`main function has more than 200 local \
+                 variables`)"
+            ),
+        );
+        i.label = Some(format!("local number {live}"));
+        i.help = Some(
+            "keep related values in a table (`local t = {}`), or close scopes with \
+             `do ... end`; each `%key`/`%arg` is a local of the top level, and a `for` loop \
+             takes three hidden ones"
+                .to_string(),
+        );
     }
 
     fn resolve(&self, name: &str) -> Resolved {
@@ -1543,8 +1604,10 @@ impl<'a, 'o> Walker<'a, 'o> {
                     val = val.join(self.expr(step).derived());
                 }
                 self.push_frame();
+                self.hide_loop_state(3);
                 self.declare(f.index_variable(), val);
                 self.in_loop(|me| me.block(f.block(), false));
+                self.hide_loop_state(-3);
                 self.pop_frame();
             }
             Stmt::GenericFor(f) => {
@@ -1553,13 +1616,22 @@ impl<'a, 'o> Walker<'a, 'o> {
                     val = val.join(self.expr(e).derived());
                 }
                 self.push_frame();
+                self.hide_loop_state(3);
                 for name in f.names().iter() {
                     self.declare(name, val);
                 }
                 self.in_loop(|me| me.block(f.block(), false));
+                self.hide_loop_state(-3);
                 self.pop_frame();
             }
             _ => {}
+        }
+    }
+
+    /// A `for` loop's hidden state (three locals) opens or closes.
+    fn hide_loop_state(&mut self, n: isize) {
+        if let Some(f) = self.fn_locals.last_mut() {
+            f.hidden = f.hidden.saturating_add_signed(n);
         }
     }
 
@@ -1789,6 +1861,11 @@ impl<'a, 'o> Walker<'a, 'o> {
 
     fn function_body(&mut self, body: &'a FunctionBody, method: bool) {
         self.push_frame();
+        self.fn_locals.push(FnLocals {
+            start: self.scope.len(),
+            hidden: 0,
+            reported: false,
+        });
         let mut vararg = false;
         if method {
             // `self` has no token of its own: bind it to the function's
@@ -1809,6 +1886,7 @@ impl<'a, 'o> Walker<'a, 'o> {
         self.block(body.block(), false);
         self.loops.pop();
         self.varargs.pop();
+        self.fn_locals.pop();
         self.pop_frame();
     }
 
@@ -2308,6 +2386,58 @@ mod tests {
     fn assert_clean(src: &str) {
         let issues = run(src);
         assert!(issues.is_empty(), "expected no issues, got {issues:#?}");
+    }
+
+    fn locals(n: usize) -> String {
+        let mut src: String = (1..=n).map(|i| format!("local a{i} = {i}\n")).collect();
+        src.push_str("return a1\n");
+        src
+    }
+
+    fn too_many(issues: &[LuaIssue]) -> Vec<&LuaIssue> {
+        errors(issues)
+            .into_iter()
+            .filter(|i| i.message.contains("local variables live at once"))
+            .collect()
+    }
+
+    #[test]
+    fn two_hundred_live_locals_pass_and_the_201st_is_refused() {
+        assert!(too_many(&run(&locals(200))).is_empty());
+        let issues = run(&locals(201));
+        let refused = too_many(&issues);
+        assert_eq!(refused.len(), 1, "{issues:#?}");
+        assert_eq!(refused[0].line, 201);
+        assert_eq!(refused[0].label.as_deref(), Some("local number 201"));
+        // A Redis Function's body already holds KEYS and ARGV.
+        let declared = Declared {
+            wrapper_locals: 2,
+            ..Default::default()
+        };
+        let f = |n| check_declared(&locals(n), &[], &[], &[], declared);
+        assert!(too_many(&f(198)).is_empty());
+        assert_eq!(too_many(&f(199)).len(), 1);
+    }
+
+    #[test]
+    fn closed_scopes_free_their_locals_and_loops_hold_three_more() {
+        // 150 + 150 in two blocks: never more than 150 live.
+        let mut src = format!("do\n{}end\ndo\n{}end\nreturn 1\n", locals(150), locals(150));
+        src = src.replace("return a1\n", "");
+        assert!(too_many(&run(&src)).is_empty(), "{src}");
+        // 197 locals, then a loop: its 3 hidden and 1 visible make 201.
+        let mut src: String = (1..=197).map(|i| format!("local a{i} = {i}\n")).collect();
+        src.push_str("for i = 1, 2 do end\nreturn a1\n");
+        assert_eq!(too_many(&run(&src)).len(), 1);
+        let src = src.replace("local a197 = 197\n", "");
+        assert!(too_many(&run(&src)).is_empty());
+        // A function has a limit of its own.
+        let inner: String = (1..=150).map(|i| format!("local b{i} = {i}\n")).collect();
+        let src = format!(
+            "{}local function f()\n{inner}return b1\nend\nreturn f()\n",
+            locals(150).replace("return a1\n", "")
+        );
+        assert!(too_many(&run(&src)).is_empty());
     }
 
     fn nested_ifs(n: usize) -> String {
@@ -3522,9 +3652,20 @@ mod scaling {
         format!("return redis.call('GET', 'key:' .. ({sum}))\n")
     }
 
+    /// The scaling scripts hold far more live locals than Lua takes: the
+    /// one refusal of that (at local 201) is expected; the rest is the
+    /// cost being measured.
+    fn without_the_locals_limit(mut issues: Vec<LuaIssue>) -> Vec<LuaIssue> {
+        let before = issues.len();
+        issues.retain(|i| !i.message.contains("local variables live at once"));
+        assert_eq!(before - issues.len(), 1, "one refusal of too many locals");
+        issues
+    }
+
     #[test]
     fn many_locals_are_linear() {
         let issues = timed("5,000 locals", &many_locals(), &[], &[]);
+        let issues = without_the_locals_limit(issues);
         assert!(issues.is_empty(), "{issues:#?}");
     }
 
@@ -3540,12 +3681,14 @@ mod scaling {
             src.push_str(&format!("redis.call('GET', {n})\n"));
         }
         let issues = timed("5,000 %key parameters", &src, &params, &params);
+        let issues = without_the_locals_limit(issues);
         assert!(issues.is_empty(), "{:#?}", &issues[..issues.len().min(3)]);
     }
 
     #[test]
     fn did_you_mean_is_linear() {
         let issues = timed("5,000 misspelt locals", &many_misspellings(), &[], &[]);
+        let issues = without_the_locals_limit(issues);
         assert_eq!(issues.len(), LOCALS);
         // The first ones still get their suggestion.
         let last = LOCALS - 1;
