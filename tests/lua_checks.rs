@@ -121,7 +121,8 @@ fn the_local_variable_limit_is_the_servers() {
     let mut con = server.connection();
     let functions = server.server_version().has_functions();
     // (name, source with `n` locals in all), each around the limit.
-    let shapes: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+    type Shape = Box<dyn Fn(usize) -> String>;
+    let shapes: Vec<(&str, Shape)> = vec![
         (
             "plain locals",
             Box::new(|n| {

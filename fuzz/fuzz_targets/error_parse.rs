@@ -5,10 +5,21 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redlua::__private::{fuzz, LineOrigin, Script};
+use redlua::__private::{fuzz, LineOrigin, LineRun, Script};
 
 const fn at(file: u16, line: u32, via: u16) -> LineOrigin {
     LineOrigin { file, line, via }
+}
+
+/// Lines `first..first + len` of the script from `file`'s `line` on.
+const fn run(first: u32, len: u32, file: u16, line: u32, via: u16) -> LineRun {
+    LineRun {
+        first,
+        len,
+        file,
+        line,
+        via,
+    }
 }
 
 /// A script of 5 lines, lines 2-3 from an included file.
@@ -20,11 +31,9 @@ static SCRIPT: Script = Script::__new(
     false,
     &["lua/fuzzed.lua", "lua/lib.lua"],
     &[
-        at(0, 1, LineOrigin::TOP),
-        at(0, 2, LineOrigin::TOP),
-        at(1, 1, 0),
-        at(0, 3, LineOrigin::TOP),
-        at(0, 4, LineOrigin::TOP),
+        run(1, 2, 0, 1, LineOrigin::TOP),
+        run(3, 1, 1, 1, 0),
+        run(4, 2, 0, 3, LineOrigin::TOP),
     ],
     &[at(0, 2, LineOrigin::TOP)],
 );

@@ -18,6 +18,35 @@ fn origin(o: &Origin) -> TokenStream {
     quote!(::redlua::__private::LineOrigin { file: #file, line: #line, via: #via })
 }
 
+/// The line map as runs of lines that came from consecutive lines of one
+/// file: one `LineRun` per run instead of a `LineOrigin` per line (two
+/// copies of a 300-line script's per-line table were most of the tokens
+/// rustc type-checked for it).
+fn line_runs(lines: &[Origin]) -> Vec<TokenStream> {
+    let mut runs: Vec<(usize, usize, &Origin)> = Vec::new();
+    for (i, o) in lines.iter().enumerate() {
+        match runs.last_mut() {
+            Some((_, len, start))
+                if start.file == o.file && start.via == o.via && start.line + *len == o.line =>
+            {
+                *len += 1;
+            }
+            _ => runs.push((i + 1, 1, o)),
+        }
+    }
+    runs.into_iter()
+        .map(|(first, len, o)| {
+            let (first, len) = (first as u32, len as u32);
+            let file = o.file as u16;
+            let line = o.line as u32;
+            let via = o.via.map_or(u16::MAX, |v| v as u16);
+            quote!(::redlua::__private::LineRun {
+                first: #first, len: #len, file: #file, line: #line, via: #via
+            })
+        })
+        .collect()
+}
+
 pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     let plan = &checked.plan;
     let asm = &input.asm;
@@ -39,7 +68,7 @@ pub fn expand(input: &Input, checked: &Checked<'_>) -> TokenStream {
     let read_only = asm.flags.iter().any(|f| f == "no-writes");
     let files = asm.files.iter().map(|f| &f.display);
     let tracking = tracking(input);
-    let lines = asm.lines.iter().map(origin);
+    let lines = line_runs(&asm.lines);
     let includes = asm.includes.iter().map(origin);
 
     let b = format_ident!("__redlua_b");

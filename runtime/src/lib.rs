@@ -264,7 +264,7 @@ pub mod __private {
         pub use crate::encode::*;
     }
     pub use crate::load::private::*;
-    pub use crate::script::{LineOrigin, Script};
+    pub use crate::script::{LineOrigin, LineRun, Script};
     // For the fuzz targets in fuzz/ only.
     pub use crate::error::fuzz;
 }

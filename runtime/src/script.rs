@@ -18,6 +18,21 @@ impl LineOrigin {
     pub const TOP: u16 = u16::MAX;
 }
 
+/// `len` lines of an assembled script, from line `first` (1-based) on,
+/// that came from consecutive lines of one file, starting at `line`: the
+/// line map, one entry per run instead of per line (a 300-line script
+/// without includes is one run, not 300 entries for rustc to check).
+/// Generated code builds these; not public API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRun {
+    pub first: u32,
+    pub len: u32,
+    pub file: u16,
+    pub line: u32,
+    pub via: u16,
+}
+
 /// A Lua script compiled into the program by `#[redis_script]`.
 ///
 /// Everything here is a compile-time constant: the assembled source (with
@@ -31,7 +46,7 @@ pub struct Script {
     read_only: bool,
     writes_without_keys: bool,
     files: &'static [&'static str],
-    lines: &'static [LineOrigin],
+    lines: &'static [LineRun],
     includes: &'static [LineOrigin],
     /// Coalesces the async callers' reload after a cache miss.
     #[cfg_attr(not(feature = "aio"), allow(dead_code))]
@@ -79,7 +94,7 @@ impl Script {
         source: &'static str,
         read_only: bool,
         files: &'static [&'static str],
-        lines: &'static [LineOrigin],
+        lines: &'static [LineRun],
         includes: &'static [LineOrigin],
     ) -> Script {
         Script {
@@ -256,10 +271,10 @@ impl Script {
     /// assembled source, outermost include site first, the line itself last.
     /// Empty when `line` is out of range.
     pub fn origin_of(&self, line: usize) -> Vec<(&'static str, u32)> {
-        let Some(origin) = line.checked_sub(1).and_then(|i| self.lines.get(i)) else {
+        let Some(origin) = self.line_origin(line) else {
             return Vec::new();
         };
-        let mut chain = vec![*origin];
+        let mut chain = vec![origin];
         let mut via = origin.via;
         // An include site can only point at an earlier one, but bound the
         // walk anyway so a corrupt table cannot loop.
@@ -280,6 +295,20 @@ impl Script {
                 )
             })
             .collect()
+    }
+
+    /// Where line `line` (1-based) of the assembled source came from.
+    fn line_origin(&self, line: usize) -> Option<LineOrigin> {
+        let line = u32::try_from(line).ok()?;
+        // The runs are in order: the last one starting at or before `line`.
+        let at = self.lines.partition_point(|r| r.first <= line);
+        let run = self.lines.get(at.checked_sub(1)?)?;
+        let offset = line - run.first;
+        (offset < run.len).then(|| LineOrigin {
+            file: run.file,
+            line: run.line + offset,
+            via: run.via,
+        })
     }
 
     /// Line `line` (1-based) of the assembled source, if any.

@@ -150,7 +150,11 @@ fn thousands_of_findings_stay_fast_and_capped() {
     // 50 warnings shown, one line for the 1,950 others, and the one error:
     // 2,000 locals are more than Lua takes.
     assert_eq!(f.len(), redlua_script::check::MAX_FINDINGS + 2);
-    assert!(rendered[0].contains("more than 200 local variables"), "{}", rendered[0]);
+    assert!(
+        rendered[0].contains("more than 200 local variables"),
+        "{}",
+        rendered[0]
+    );
     assert!(
         rendered.last().unwrap().contains("1950 more warnings"),
         "{:?}",

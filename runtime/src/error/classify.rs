@@ -347,13 +347,23 @@ fn locate(script: &'static Script, line: Option<usize>) -> Vec<(&'static str, u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::LineOrigin;
+    use crate::script::{LineOrigin, LineRun};
     use redis::Value;
 
     const MAIN: u16 = 0;
     const KEYS_LUA: u16 = 1;
     const fn at(file: u16, line: u32, via: u16) -> LineOrigin {
         LineOrigin { file, line, via }
+    }
+    /// Lines `first..first + len` of the script from `file`'s `line` on.
+    const fn run(first: u32, len: u32, file: u16, line: u32, via: u16) -> LineRun {
+        LineRun {
+            first,
+            len,
+            file,
+            line,
+            via,
+        }
     }
     const TOP: u16 = LineOrigin::TOP;
 
@@ -382,19 +392,9 @@ mod tests {
         false,
         &["lua/create_status.lua", "lua/lib/keys.lua"],
         &[
-            at(MAIN, 1, TOP),
-            at(KEYS_LUA, 1, 0),
-            at(KEYS_LUA, 2, 0),
-            at(KEYS_LUA, 3, 0),
-            at(MAIN, 3, TOP),
-            at(MAIN, 4, TOP),
-            at(MAIN, 5, TOP),
-            at(MAIN, 6, TOP),
-            at(MAIN, 7, TOP),
-            at(MAIN, 8, TOP),
-            at(MAIN, 9, TOP),
-            at(MAIN, 10, TOP),
-            at(MAIN, 11, TOP),
+            run(1, 1, MAIN, 1, TOP),
+            run(2, 3, KEYS_LUA, 1, 0),
+            run(5, 9, MAIN, 3, TOP),
         ],
         &[at(MAIN, 2, TOP)],
     );
@@ -409,11 +409,9 @@ mod tests {
         false,
         &["lua/create_status.lua", "lua/lib/keys.lua"],
         &[
-            at(MAIN, 1, TOP),
-            at(KEYS_LUA, 1, 0),
-            at(KEYS_LUA, 2, 0),
-            at(KEYS_LUA, 3, 0),
-            at(MAIN, 3, TOP),
+            run(1, 1, MAIN, 1, TOP),
+            run(2, 3, KEYS_LUA, 1, 0),
+            run(5, 1, MAIN, 3, TOP),
         ],
         &[at(MAIN, 2, TOP)],
     )
@@ -512,11 +510,9 @@ mod tests {
         false,
         &["lua/broken.lua", "lua/lib/keys.lua"],
         &[
-            at(MAIN, 1, TOP),
-            at(KEYS_LUA, 1, 0),
-            at(KEYS_LUA, 2, 0),
-            at(KEYS_LUA, 3, 0),
-            at(MAIN, 3, TOP),
+            run(1, 1, MAIN, 1, TOP),
+            run(2, 3, KEYS_LUA, 1, 0),
+            run(5, 1, MAIN, 3, TOP),
         ],
         &[at(MAIN, 2, TOP)],
     );
@@ -531,7 +527,7 @@ mod tests {
         "local a = 1\nlocal b = 2\nreturn a +\n",
         false,
         &["lua/truncated.lua", "lua/lib/keys.lua"],
-        &[at(MAIN, 1, TOP), at(MAIN, 2, TOP), at(KEYS_LUA, 5, 0)],
+        &[run(1, 2, MAIN, 1, TOP), run(3, 1, KEYS_LUA, 5, 0)],
         &[at(MAIN, 3, TOP)],
     );
 
