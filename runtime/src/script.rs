@@ -316,3 +316,60 @@ impl Script {
         line.checked_sub(1).and_then(|i| self.source.lines().nth(i))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn run(first: u32, len: u32, file: u16, line: u32, via: u16) -> LineRun {
+        LineRun {
+            first,
+            len,
+            file,
+            line,
+            via,
+        }
+    }
+
+    /// Six lines: 1-2 from main.lua, 3-4 from lib.lua (included at main's
+    /// line 3), 5-6 from main.lua's lines 4-5.
+    static MAPPED: Script = Script::__new(
+        "mapped",
+        "lua/main.lua",
+        "",
+        "a\nb\nc\nd\ne\nf\n",
+        false,
+        &["lua/main.lua", "lua/lib.lua"],
+        &[
+            run(1, 2, 0, 1, LineOrigin::TOP),
+            run(3, 2, 1, 1, 0),
+            run(5, 2, 0, 4, LineOrigin::TOP),
+        ],
+        &[LineOrigin {
+            file: 0,
+            line: 3,
+            via: LineOrigin::TOP,
+        }],
+    );
+
+    #[test]
+    fn each_line_maps_back_through_its_run() {
+        let main = |l| vec![("lua/main.lua", l)];
+        assert_eq!(MAPPED.origin_of(1), main(1));
+        assert_eq!(MAPPED.origin_of(2), main(2));
+        assert_eq!(
+            MAPPED.origin_of(3),
+            vec![("lua/main.lua", 3), ("lua/lib.lua", 1)]
+        );
+        assert_eq!(
+            MAPPED.origin_of(4),
+            vec![("lua/main.lua", 3), ("lua/lib.lua", 2)]
+        );
+        assert_eq!(MAPPED.origin_of(5), main(4));
+        assert_eq!(MAPPED.origin_of(6), main(5));
+        // Outside the script: nothing.
+        assert!(MAPPED.origin_of(0).is_empty());
+        assert!(MAPPED.origin_of(7).is_empty());
+        assert!(MAPPED.origin_of(usize::MAX).is_empty());
+    }
+}
