@@ -4,7 +4,9 @@
 //! cluster clients.
 
 use redlua::testing::{command_calls, RedisCluster, RedisServer};
-use redlua::{redis_script, BatchFailure, ClusterRefusal, EntryStatus, Error, Outcome};
+use redlua::{
+    redis_function, redis_script, BatchFailure, ClusterRefusal, EntryStatus, Error, Outcome,
+};
 
 #[redis_script("pipeline/count.lua")]
 fn count(counter: &str) -> i64;
@@ -20,6 +22,12 @@ fn push_and_sum(list: &str, sum: &str, values: &[i64]) -> i64;
 #[allow(deprecated)]
 #[redis_script("cluster/keyless_write.lua")]
 fn keyless_write(name: &str) -> i64;
+
+#[redis_script("checks/read_only.lua")]
+fn read_counter(counter: &str) -> Option<i64>;
+
+#[redis_function("checks/read_only.lua")]
+fn read_counter_fn(counter: &str) -> Option<i64>;
 
 fn start() -> (RedisCluster, redis::cluster::ClusterClient) {
     let cluster = RedisCluster::start(3).expect("start a 3-node redis cluster");
@@ -1329,4 +1337,105 @@ async fn a_batch_whose_key_table_cannot_be_read_is_not_sent() {
         .unwrap();
     assert_eq!(appended, None, "nothing ran");
     assert_eq!(stored(&cluster, &keys[1]), None, "nothing ran");
+}
+
+/// Reads routed to replicas (`RandomReplicaStrategy`), a `no-writes` script (`EVALSHA_RO`) and the
+/// same script as a read-only function (`FCALL_RO`) run on replicas: the
+/// script heals there on `NOSCRIPT` (a replica has its own cache), the
+/// function comes by replication from its primary's `FUNCTION LOAD`.
+#[tokio::test]
+async fn read_only_scripts_and_functions_run_on_replicas() {
+    let cluster = RedisCluster::start_with_replicas(3, 1).unwrap();
+    if cluster.skip_unless(
+        cluster.server_version().has_evalsha_ro(),
+        "flagged scripts and EVALSHA_RO need Redis 7.0 or Valkey",
+    ) {
+        return;
+    }
+    let client = redis::cluster::ClusterClientBuilder::new(cluster.urls())
+        .read_routing_strategy(redis::cluster_read_routing::RandomReplicaStrategy)
+        .build()
+        .unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    let keys = key_per_node(&cluster);
+    for key in &keys {
+        redis::cmd("SET")
+            .arg(key)
+            .arg(7)
+            .exec_async(&mut con)
+            .await
+            .unwrap();
+    }
+    flush_all(&cluster);
+    let on_replicas = |name: &str| -> u64 {
+        cluster
+            .replicas()
+            .iter()
+            .map(|r| command_calls(&mut r.connection(), name))
+            .sum()
+    };
+    // Replication is asynchronous: wait until every replica has the keys.
+    for replica in cluster.replicas() {
+        let started = std::time::Instant::now();
+        while redis::cmd("DBSIZE")
+            .query::<i64>(&mut replica.connection())
+            .unwrap()
+            < 1
+        {
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    for key in &keys {
+        assert_eq!(
+            read_counter(key).invoke_async(&mut con).await.unwrap(),
+            Some(7)
+        );
+    }
+    assert!(
+        on_replicas("evalsha_ro") >= 3,
+        "EVALSHA_RO reached the replicas"
+    );
+    assert!(
+        cluster
+            .replicas()
+            .iter()
+            .all(|r| resident(r, READ_COUNTER.sha1())),
+        "each replica loaded the script on its NOSCRIPT"
+    );
+    if cluster.skip_unless(
+        cluster.server_version().has_functions(),
+        "Redis Functions need Redis 7.0 or Valkey",
+    ) {
+        return;
+    }
+    for key in &keys {
+        assert_eq!(
+            read_counter_fn(key).invoke_async(&mut con).await.unwrap(),
+            Some(7)
+        );
+    }
+    assert!(
+        on_replicas("fcall_ro") >= 1,
+        "FCALL_RO reached the replicas"
+    );
+    // A batch of both, after every function and script was dropped: each
+    // part loads what it calls on its slot's primary.
+    for node in cluster.nodes() {
+        redis::cmd("FUNCTION")
+            .arg("FLUSH")
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+    flush_all(&cluster);
+    let mut p = redlua::pipe();
+    let handles: Vec<_> = keys
+        .iter()
+        .map(|k| (p.add(read_counter(k)), p.add(read_counter_fn(k))))
+        .collect();
+    let results = p.query_async(&mut con).await.unwrap();
+    for (script, function) in handles {
+        assert_eq!(results.get(script).unwrap(), Some(7));
+        assert_eq!(results.get(function).unwrap(), Some(7));
+    }
 }

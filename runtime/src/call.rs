@@ -251,6 +251,11 @@ impl<T> Call<T> {
     {
         trace::reload(self.script);
         let again = match self.script.reload().miss(generation) {
+            Miss::Lead(leader) if self.heals_on_primaries::<C>() => {
+                self.load_everywhere_async(con).await?;
+                leader.loaded();
+                return self.call_on_primary_async(con).await;
+            }
             Miss::Lead(leader) => {
                 let replies = con
                     .req_packed_commands(&self.load_and_call_pipe(), 0, 2)
@@ -261,7 +266,7 @@ impl<T> Call<T> {
                 if load.is_some_and(|v| !self.load_failed(v)) {
                     leader.loaded();
                 }
-                if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
+                if crate::cluster::is_cluster::<C>() && crate::cluster::load_elsewhere(&replies) {
                     return self.load_everywhere_and_call_async(con).await;
                 }
                 return self.finish_loaded(replies);
@@ -275,9 +280,12 @@ impl<T> Call<T> {
                 return self.finish(reply);
             }
         }
+        if self.heals_on_primaries::<C>() {
+            return self.load_everywhere_and_call_async(con).await;
+        }
         let pipe = self.load_and_call_pipe();
         let replies = con.req_packed_commands(&pipe, 0, 2).await;
-        if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
+        if crate::cluster::is_cluster::<C>() && crate::cluster::load_elsewhere(&replies) {
             return self.load_everywhere_and_call_async(con).await;
         }
         self.finish_loaded(replies)
@@ -296,9 +304,12 @@ impl<T> Call<T> {
         C: redis::ConnectionLike + ?Sized,
     {
         trace::reload(self.script);
+        if self.heals_on_primaries::<C>() {
+            return self.load_everywhere_and_call(con);
+        }
         let packed = self.load_and_call_pipe().get_packed_pipeline();
         let replies = con.req_packed_commands(&packed, 0, 2);
-        if crate::cluster::is_cluster::<C>() && crate::cluster::redirected(&replies) {
+        if crate::cluster::is_cluster::<C>() && crate::cluster::load_elsewhere(&replies) {
             return self.load_everywhere_and_call(con);
         }
         self.finish_loaded(replies)

@@ -205,33 +205,86 @@ pub(crate) fn refused_entry(script: &'static Script, cmd: &Cmd) -> Option<Error>
     check_on_cluster(script, cmd).err()
 }
 
-/// True when the `SCRIPT LOAD` + `EVALSHA` batch of a `NOSCRIPT` retry
-/// ended on a redirect: the slot is migrating and the batch, sent to the
-/// slot's owner, was sent on (`ASK`) to a node that lacks the script, or
-/// bounced between the two until the client gave up. A redirect reply
-/// means the node did not run the call, so it may be sent again.
-pub(crate) fn redirected(replies: &RedisResult<Vec<Value>>) -> bool {
+/// True when the load + call batch of a miss could not heal on the node it
+/// reached, so the load must go elsewhere and the call after it:
+///
+/// - it ended on a redirect: the slot is migrating and the batch, sent to
+///   the slot's owner, was sent on (`ASK`) to a node that lacks the script,
+///   or bounced between the two until the client gave up;
+/// - the load was refused `READONLY`: a read-only function's `FCALL_RO`
+///   went to a replica (`read_from_replicas`), which cannot take
+///   `FUNCTION LOAD`; its libraries come from its primary.
+///
+/// Neither reply ran the call, so it may be sent again.
+pub(crate) fn load_elsewhere(replies: &RedisResult<Vec<Value>>) -> bool {
     let redirect = |code: Option<&str>| matches!(code, Some("ASK" | "MOVED"));
     match replies {
-        Err(e) => redirect(e.code()),
-        Ok(replies) => replies.iter().any(|r| match r {
-            Value::ServerError(e) => redirect(Some(e.code())),
-            _ => false,
-        }),
+        Err(e) => redirect(e.code()) || e.code() == Some("READONLY"),
+        Ok(replies) => {
+            matches!(replies.first(), Some(Value::ServerError(e)) if e.code() == "READONLY")
+                || replies.iter().any(|r| match r {
+                    Value::ServerError(e) => redirect(Some(e.code())),
+                    _ => false,
+                })
+        }
     }
 }
 
-/// The heal of [`redirected`]: `SCRIPT LOAD` alone, which the cluster
-/// client sends to every primary (the importing node is one), then the
-/// call alone, which the client sends on after an `ASK` with `ASKING`.
+/// Where the call goes after [`load_elsewhere`]'s load: the primary of its
+/// first key's slot (a replica may not have the function yet, as
+/// replication lags), when the connection is redis-rs's own cluster
+/// connection; else wherever the client routes it.
+fn on_primary(cmd: &Cmd) -> redis::cluster_routing::RoutingInfo {
+    use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+    RoutingInfo::SingleNode(match script_keys(cmd).first() {
+        Some(key) => SingleNodeRoutingInfo::SpecificNode(Route::with_key(key, SlotAddr::Master)),
+        None => SingleNodeRoutingInfo::RandomPrimary,
+    })
+}
+
+/// The heal of [`load_elsewhere`]: the load alone, which the cluster
+/// client sends to every node (`SCRIPT LOAD`) or every primary
+/// (`FUNCTION LOAD`; the importing node of a migration is one), then the
+/// call alone on its slot's primary, which the client follows after an
+/// `ASK` with `ASKING`.
 impl<T> Call<T> {
+    /// True when a miss must heal through [`Call::load_everywhere`] from
+    /// the start: a read-only function's `FCALL_RO` may be routed to a
+    /// replica (`read_from_replicas`), and a load + call batch sent there
+    /// is refused `READONLY` (redis-rs retries that, refreshing its slot
+    /// map each time, before giving up).
+    pub(crate) fn heals_on_primaries<C: ?Sized>(&self) -> bool {
+        is_cluster::<C>() && self.script.is_function() && self.script.is_read_only()
+    }
+
     pub(crate) fn load_everywhere_and_call<C>(&self, con: &mut C) -> Result<T, Error>
     where
         C: redis::ConnectionLike + ?Sized,
     {
+        self.load_everywhere(con)?;
+        self.call_on_primary(con)
+    }
+
+    /// The load alone: `SCRIPT LOAD` goes to every node, `FUNCTION LOAD`
+    /// to every primary.
+    pub(crate) fn load_everywhere<C>(&self, con: &mut C) -> Result<(), Error>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
         let loaded = con.req_packed_command(&load_cmd(self.script).get_packed_command());
-        self.loaded(loaded)?;
-        self.finish(con.req_packed_command(&self.cmd.get_packed_command()))
+        self.loaded(loaded)
+    }
+
+    /// The call alone, on its slot's primary.
+    pub(crate) fn call_on_primary<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::ConnectionLike + ?Sized,
+    {
+        let reply = match as_sync_cluster(con) {
+            Some(cluster) => cluster.route_command(&self.cmd, on_primary(&self.cmd)),
+            None => con.req_packed_command(&self.cmd.get_packed_command()),
+        };
+        self.finish(reply)
     }
 
     #[cfg(feature = "aio")]
@@ -239,8 +292,36 @@ impl<T> Call<T> {
     where
         C: redis::aio::ConnectionLike + ?Sized,
     {
+        self.load_everywhere_async(con).await?;
+        self.call_on_primary_async(con).await
+    }
+
+    /// [`Call::load_everywhere`] on an async connection.
+    #[cfg(feature = "aio")]
+    pub(crate) async fn load_everywhere_async<C>(&self, con: &mut C) -> Result<(), Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
         let loaded = con.req_packed_command(&load_cmd(self.script)).await;
-        self.loaded(loaded)?;
+        self.loaded(loaded)
+    }
+
+    /// [`Call::call_on_primary`] on an async connection.
+    #[cfg(feature = "aio")]
+    pub(crate) async fn call_on_primary_async<C>(&self, con: &mut C) -> Result<T, Error>
+    where
+        C: redis::aio::ConnectionLike + ?Sized,
+    {
+        #[cfg(feature = "cluster-async")]
+        let reply = match as_async_cluster(con) {
+            Some(cluster) => {
+                cluster
+                    .route_command(self.cmd.clone(), on_primary(&self.cmd))
+                    .await
+            }
+            None => con.req_packed_command(&self.cmd).await,
+        };
+        #[cfg(not(feature = "cluster-async"))]
         let reply = con.req_packed_command(&self.cmd).await;
         self.finish(follow_redirect(con, &self.cmd, reply).await)
     }

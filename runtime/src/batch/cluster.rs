@@ -342,8 +342,9 @@ impl Pipeline {
     /// so none of its entries ran.
     fn refused(&self, e: RedisError) -> Error {
         let why = format!(
-            "the cluster answered {} for this entry's slot (it moved, is migrating, or its \
-             node is down or loading), so its part of the batch was discarded; send it again",
+            "the cluster answered {} for this entry's slot (it moved or is migrating, its node \
+             is down or loading, or a replica refused a write), so its part of the batch was \
+             discarded; send it again",
             e.code().unwrap_or("an error")
         );
         let mut err = self.not_sent(&why, Some(e));
@@ -490,8 +491,34 @@ where
         }
     }
     let part = batch.part(group, false);
-    let reply = send_wire(con, &part.wire()).await;
+    let reply = send_transaction(con, &part).await;
     Sent::Part(part, reply)
+}
+
+/// Sends a part's transaction. One that loads a function goes to its
+/// slot's primary: redis-rs would send a part of `FCALL_RO`s to a replica
+/// (`read_from_replicas`), which refuses `FUNCTION LOAD` (`READONLY`).
+async fn send_transaction<C>(con: &mut C, part: &Pipeline) -> RedisResult<Vec<Value>>
+where
+    C: redis::aio::ConnectionLike + ?Sized,
+{
+    let wire = part.wire();
+    #[cfg(feature = "cluster-async")]
+    if part.loads().iter().any(|s| s.is_function()) {
+        let key = part.items.iter().find_map(|i| match i {
+            Item::Script { cmd, .. } => script_keys(cmd).first().map(|k| k.to_vec()),
+            Item::Cmd(_) => None,
+        });
+        if let (Some(key), Some(cluster)) = (key, crate::cluster::as_async_cluster(con)) {
+            use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
+            let route = SingleNodeRoutingInfo::SpecificNode(Route::with_key(key, SlotAddr::Master));
+            let reply = cluster
+                .route_pipeline(wire.clone(), 0, wire.len(), route)
+                .await;
+            return crate::cluster::follow_redirects(con, &wire, reply).await;
+        }
+    }
+    send_wire(con, &wire).await
 }
 
 /// Sends a part's commands; on redis-rs's cluster connection, follows a
