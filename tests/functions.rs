@@ -801,3 +801,69 @@ fn load_cluster_loads_functions_on_primaries_and_replicas_get_them_by_replicatio
         assert_eq!(libraries(node), [name], "{}", node.url());
     }
 }
+
+/// On a cluster connection, pruning reaches every primary: a stale library
+/// of this package is deleted wherever it is (on every primary, or on one
+/// only, which a `FUNCTION LIST` sent to one node would miss), and named
+/// once.
+#[tokio::test]
+async fn prune_on_a_cluster_connection_reaches_every_primary() {
+    let cluster = redlua::testing::RedisCluster::start(3).expect("start a 3-node redis cluster");
+    if cluster.skip_unless(
+        cluster.server_version().has_functions(),
+        "Redis Functions need Redis 7.0 or Valkey",
+    ) {
+        return;
+    }
+    let stale = |name: &str, on: &[usize]| {
+        let text = format!(
+            "#!lua name={name}\nredis.register_function{{function_name='{name}', \
+             description='redlua redlua-root lua/functions/v0/greet.lua', \
+             callback=function(KEYS, ARGV) return 1 end}}\n"
+        );
+        for &i in on {
+            redis::cmd("FUNCTION")
+                .arg("LOAD")
+                .arg(&text)
+                .exec(&mut cluster.nodes()[i].connection())
+                .unwrap();
+        }
+    };
+    let left = |name: &str| -> usize {
+        cluster
+            .nodes()
+            .iter()
+            .filter(|node| {
+                let listed: Vec<HashMap<String, redis::Value>> = redis::cmd("FUNCTION")
+                    .arg("LIST")
+                    .arg("LIBRARYNAME")
+                    .arg(name)
+                    .query(&mut node.connection())
+                    .unwrap();
+                !listed.is_empty()
+            })
+            .count()
+    };
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut acon = client.get_async_connection().await.unwrap();
+    for (i, on) in [vec![0, 1, 2], vec![1], vec![2]].into_iter().enumerate() {
+        let (sync_old, async_old) = (
+            format!("greet_0a0a0a0a0a0a0a0{i}"),
+            format!("greet_0b0b0b0b0b0b0b0{i}"),
+        );
+        stale(&sync_old, &on);
+        assert_eq!(left(&sync_old), on.len());
+        assert_eq!(
+            redlua::prune_functions(&mut con, &[]).unwrap(),
+            [sync_old.clone()]
+        );
+        assert_eq!(left(&sync_old), 0, "deleted from {on:?}");
+        stale(&async_old, &on);
+        assert_eq!(
+            redlua::prune_functions_async(&mut acon, &[]).await.unwrap(),
+            [async_old.clone()]
+        );
+        assert_eq!(left(&async_old), 0, "deleted from {on:?}");
+    }
+}

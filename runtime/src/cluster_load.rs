@@ -119,14 +119,14 @@ impl NodeLoad {
 }
 
 /// A node of `CLUSTER NODES`.
-struct Node {
+pub(crate) struct Node {
     host: String,
     port: u16,
-    primary: bool,
+    pub(crate) primary: bool,
 }
 
 impl Node {
-    fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -134,7 +134,7 @@ impl Node {
         }
     }
 
-    fn route(&self) -> SingleNodeRoutingInfo {
+    pub(crate) fn route(&self) -> SingleNodeRoutingInfo {
         SingleNodeRoutingInfo::ByAddress {
             host: self.host.clone(),
             port: self.port,
@@ -144,7 +144,7 @@ impl Node {
 
 /// The nodes of a `CLUSTER NODES` reply that have an address, primaries
 /// first: `<id> <host:port@bus[,hostname]> <flags> <primary> ...`.
-fn parse_nodes(text: &str) -> Vec<Node> {
+pub(crate) fn parse_nodes(text: &str) -> Vec<Node> {
     let mut nodes: Vec<Node> = text
         .lines()
         .filter_map(|line| {

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ErrorKind, RedisError, Value};
 
 use crate::error::Error;
@@ -39,8 +40,10 @@ const DESCRIPTION_PREFIX: &str = "redlua ";
 /// also shown by `FUNCTION LIST` and in the generated function's docs).
 /// A library deleted meanwhile by another instance is not an error.
 ///
-/// On Redis Cluster, run it on a connection to each primary (a sync
-/// cluster connection sends `FUNCTION LIST` to one node).
+/// On redis-rs's cluster connections (sync, and async with feature
+/// `cluster-async`) every primary is pruned: each lists and deletes its
+/// own libraries (`FUNCTION LIST` would otherwise reach one node), and the
+/// names deleted anywhere are returned once each.
 ///
 /// ```
 /// use redlua::redis_function;
@@ -64,18 +67,63 @@ pub fn prune_functions<C>(con: &mut C, keep: &[&str]) -> Result<Vec<String>, Err
 where
     C: redis::ConnectionLike + ?Sized,
 {
-    let listed = con
-        .req_command(&function_cmd("LIST", None))
-        .map_err(redis_error)?;
+    if let Some(cluster) = crate::cluster::as_sync_cluster(con) {
+        let nodes = cluster.route_command(
+            redis::cmd("CLUSTER").arg("NODES"),
+            RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
+        );
+        let mut deleted = Vec::new();
+        for node in primaries(nodes)? {
+            let routing = RoutingInfo::SingleNode(node.route());
+            let mut on_node = |cmd: &redis::Cmd| cluster.route_command(cmd, routing.clone());
+            deleted.extend(prune_with(&mut on_node, keep)?);
+        }
+        return Ok(once_each(deleted));
+    }
+    prune_with(&mut |cmd| con.req_command(cmd), keep)
+}
+
+/// [`prune_functions`] through `send`, which sends one command to one node.
+fn prune_with(
+    send: &mut dyn FnMut(&redis::Cmd) -> redis::RedisResult<Value>,
+    keep: &[&str],
+) -> Result<Vec<String>, Error> {
+    let listed = send(&function_cmd("LIST", None)).map_err(redis_error)?;
     let doomed = doomed(listed, keep)?;
     let mut deleted = Vec::with_capacity(doomed.len());
     for name in doomed {
-        let reply = con.req_command(&function_cmd("DELETE", Some(&name)));
-        if deleted_or_gone(reply)? {
+        if deleted_or_gone(send(&function_cmd("DELETE", Some(&name))))? {
             deleted.push(name);
         }
     }
     Ok(deleted)
+}
+
+/// The primaries of a `CLUSTER NODES` reply.
+fn primaries(reply: redis::RedisResult<Value>) -> Result<Vec<crate::cluster_load::Node>, Error> {
+    let text: String = reply
+        .and_then(|v| redis::from_redis_value(v).map_err(RedisError::from))
+        .map_err(redis_error)?;
+    let nodes: Vec<_> = crate::cluster_load::parse_nodes(&text)
+        .into_iter()
+        .filter(|n| n.primary)
+        .collect();
+    if nodes.is_empty() {
+        return Err(redis_error(RedisError::from((
+            ErrorKind::UnexpectedReturnType,
+            "CLUSTER NODES listed no primary",
+        ))));
+    }
+    Ok(nodes)
+}
+
+/// `names` without repeats, in first-seen order.
+fn once_each(names: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.clone()))
+        .collect()
 }
 
 /// [`prune_functions`] on an async connection (feature `aio`).
@@ -93,6 +141,34 @@ pub async fn prune_functions_async<C>(con: &mut C, keep: &[&str]) -> Result<Vec<
 where
     C: redis::aio::ConnectionLike + ?Sized,
 {
+    #[cfg(feature = "cluster-async")]
+    if let Some(cluster) = crate::cluster::as_async_cluster(con) {
+        let mut ask = redis::cmd("CLUSTER");
+        ask.arg("NODES");
+        let nodes = cluster
+            .route_command(
+                ask,
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
+            )
+            .await;
+        let mut deleted = Vec::new();
+        for node in primaries(nodes)? {
+            let routing = RoutingInfo::SingleNode(node.route());
+            let listed = cluster
+                .route_command(function_cmd("LIST", None), routing.clone())
+                .await
+                .map_err(redis_error)?;
+            for name in doomed(listed, keep)? {
+                let reply = cluster
+                    .route_command(function_cmd("DELETE", Some(&name)), routing.clone())
+                    .await;
+                if deleted_or_gone(reply)? {
+                    deleted.push(name);
+                }
+            }
+        }
+        return Ok(once_each(deleted));
+    }
     let listed = con
         .req_packed_command(&function_cmd("LIST", None))
         .await
