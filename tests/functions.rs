@@ -856,13 +856,13 @@ async fn prune_on_a_cluster_connection_reaches_every_primary() {
         assert_eq!(left(&sync_old), on.len());
         assert_eq!(
             redlua::prune_functions(&mut con, &[]).unwrap(),
-            [sync_old.clone()]
+            vec![sync_old.clone()]
         );
         assert_eq!(left(&sync_old), 0, "deleted from {on:?}");
         stale(&async_old, &on);
         assert_eq!(
             redlua::prune_functions_async(&mut acon, &[]).await.unwrap(),
-            [async_old.clone()]
+            vec![async_old.clone()]
         );
         assert_eq!(left(&async_old), 0, "deleted from {on:?}");
     }
