@@ -556,7 +556,8 @@ const ATOMIC_CROSS_SLOT: &str = "an atomic batch (MULTI/EXEC) runs on one node, 
 mod tests {
     use super::*;
     use crate::batch::pipe;
-    use crate::batch::tests_support::count;
+    use crate::batch::tests_support::{batch, count, server_error};
+    use crate::batch::EntryStatus;
 
     fn keys(p: &Pipeline) -> Keys<'_> {
         p.items
@@ -648,6 +649,48 @@ mod tests {
         assert!(
             text.contains("`foo` -> slot 12182, `bar` -> slot 5061"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_refused_part_is_reported_entry_by_entry_and_the_rest_is_read() {
+        let mut p = pipe();
+        let ran = p.add(count("a"));
+        let refused = p.add(count("b"));
+        let groups = vec![vec![0], vec![1]];
+        let tryagain =
+            match server_error(b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n") {
+                Value::ServerError(e) => RedisError::from(e),
+                other => panic!("{other:?}"),
+            };
+        let sent = vec![
+            Sent::Ran(Value::Int(5)),
+            Sent::Part(p.part(&[1], false), Err(tryagain)),
+        ];
+        let e = batch(p.merge(&groups, sent));
+        assert_eq!(e.kind(), BatchFailure::Cluster);
+        assert_eq!(e.ran(), vec![0]);
+        assert_eq!(e.not_run(), vec![1]);
+        assert_eq!(e.entries()[1].status(), EntryStatus::NotRun);
+        assert_eq!(e.entries()[1].outcome(), Outcome::Refused);
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "cluster pipeline of 2 entries, split into 2 parts by slot: 1 ran, 1 did not \
+                 run, 0 may have run; nothing that may have run was sent again"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("#1 script `count`: the cluster answered TRYAGAIN"),
+            "{text}"
+        );
+        let results = e.results().expect("one part ran");
+        assert_eq!(results.get(ran).unwrap(), 5);
+        let err = results.get(refused).unwrap_err().to_string();
+        assert!(
+            err.contains("it did not run: the cluster answered TRYAGAIN"),
+            "{err}"
         );
     }
 }
