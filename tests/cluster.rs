@@ -1019,6 +1019,60 @@ async fn redirects_given_back_by_redis_rs_are_followed_by_batches_and_calls_and_
     assert_eq!(stored(&cluster, &other), Some(5), "each call ran once");
 }
 
+/// Starts resharding `slot` from node `from` to node `to`, whose script
+/// cache is emptied first (it has never seen the script), on a thread of
+/// its own: `IMPORTING`/`MIGRATING`, then `keys` moved one by one with
+/// `MIGRATE` (3 ms apart), then the slot given to `to` on every node.
+fn reshard_in_background(
+    cluster: &RedisCluster,
+    slot: u16,
+    from: usize,
+    to: usize,
+    keys: Vec<String>,
+) -> std::thread::JoinHandle<()> {
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .exec(&mut cluster.nodes()[to].connection())
+        .unwrap();
+    let (src, dst) = (&cluster.nodes()[from], &cluster.nodes()[to]);
+    let (src_url, dst_url, dst_port) = (src.url(), dst.url(), dst.port());
+    let ids: Vec<String> = cluster
+        .nodes()
+        .iter()
+        .map(|n| RedisCluster::node_id(n).unwrap())
+        .collect();
+    let urls = cluster.urls();
+    std::thread::spawn(move || {
+        let con = |url: &str| redis::Client::open(url).unwrap().get_connection().unwrap();
+        let setslot = |url: &str, how: &str, id: &str| {
+            redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg(how)
+                .arg(id)
+                .exec(&mut con(url))
+                .unwrap()
+        };
+        setslot(&dst_url, "IMPORTING", &ids[from]);
+        setslot(&src_url, "MIGRATING", &ids[to]);
+        for key in &keys {
+            // NOKEY (not an error) when the key is already gone.
+            let _: redis::Value = redis::cmd("MIGRATE")
+                .arg("127.0.0.1")
+                .arg(dst_port)
+                .arg(key)
+                .arg(0)
+                .arg(5000)
+                .query(&mut con(&src_url))
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
+        for url in &urls {
+            setslot(url, "NODE", &ids[to]);
+        }
+    })
+}
+
 /// Reshards one slot (keys moved one by one with `MIGRATE`, then the slot
 /// given to the new owner) under a stream of calls on its keys; the new
 /// owner has never seen the script. Every call is answered once, and each
@@ -1043,48 +1097,13 @@ async fn a_reshard_under_a_stream_of_calls_loses_and_duplicates_nothing() {
     {
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
         if round == 5 {
-            redis::cmd("SCRIPT")
-                .arg("FLUSH")
-                .exec(&mut cluster.nodes()[to].connection())
-                .unwrap();
-            let (src, dst) = (&cluster.nodes()[from], &cluster.nodes()[to]);
-            let (src_url, dst_url, dst_port) = (src.url(), dst.url(), dst.port());
-            let ids: Vec<String> = cluster
-                .nodes()
-                .iter()
-                .map(|n| RedisCluster::node_id(n).unwrap())
-                .collect();
-            let urls = cluster.urls();
-            let keys = keys.clone();
-            reshard = Some(std::thread::spawn(move || {
-                let con = |url: &str| redis::Client::open(url).unwrap().get_connection().unwrap();
-                let setslot = |url: &str, how: &str, id: &str| {
-                    redis::cmd("CLUSTER")
-                        .arg("SETSLOT")
-                        .arg(slot)
-                        .arg(how)
-                        .arg(id)
-                        .exec(&mut con(url))
-                        .unwrap()
-                };
-                setslot(&dst_url, "IMPORTING", &ids[from]);
-                setslot(&src_url, "MIGRATING", &ids[to]);
-                for key in &keys {
-                    // NOKEY (not an error) when the key is already gone.
-                    let _: redis::Value = redis::cmd("MIGRATE")
-                        .arg("127.0.0.1")
-                        .arg(dst_port)
-                        .arg(key)
-                        .arg(0)
-                        .arg(5000)
-                        .query(&mut con(&src_url))
-                        .unwrap();
-                    std::thread::sleep(std::time::Duration::from_millis(3));
-                }
-                for url in &urls {
-                    setslot(url, "NODE", &ids[to]);
-                }
-            }));
+            reshard = Some(reshard_in_background(
+                &cluster,
+                slot,
+                from,
+                to,
+                keys.clone(),
+            ));
         }
         for (i, key) in keys.iter().enumerate() {
             let n = count(key)
@@ -1131,47 +1150,13 @@ async fn a_reshard_under_a_stream_of_cross_node_batches_runs_each_entry_once() {
     while rounds < 60 || !reshard.as_ref().is_some_and(|h| h.is_finished()) {
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
         if rounds == 5 {
-            redis::cmd("SCRIPT")
-                .arg("FLUSH")
-                .exec(&mut cluster.nodes()[to].connection())
-                .unwrap();
-            let (src_url, dst_url) = (cluster.nodes()[from].url(), cluster.nodes()[to].url());
-            let dst_port = cluster.nodes()[to].port();
-            let ids: Vec<String> = cluster
-                .nodes()
-                .iter()
-                .map(|n| RedisCluster::node_id(n).unwrap())
-                .collect();
-            let urls = cluster.urls();
-            let moving = keys[..8].to_vec();
-            reshard = Some(std::thread::spawn(move || {
-                let con = |url: &str| redis::Client::open(url).unwrap().get_connection().unwrap();
-                let setslot = |url: &str, how: &str, id: &str| {
-                    redis::cmd("CLUSTER")
-                        .arg("SETSLOT")
-                        .arg(slot)
-                        .arg(how)
-                        .arg(id)
-                        .exec(&mut con(url))
-                        .unwrap()
-                };
-                setslot(&dst_url, "IMPORTING", &ids[from]);
-                setslot(&src_url, "MIGRATING", &ids[to]);
-                for key in &moving {
-                    let _: redis::Value = redis::cmd("MIGRATE")
-                        .arg("127.0.0.1")
-                        .arg(dst_port)
-                        .arg(key)
-                        .arg(0)
-                        .arg(5000)
-                        .query(&mut con(&src_url))
-                        .unwrap();
-                    std::thread::sleep(std::time::Duration::from_millis(3));
-                }
-                for url in &urls {
-                    setslot(url, "NODE", &ids[to]);
-                }
-            }));
+            reshard = Some(reshard_in_background(
+                &cluster,
+                slot,
+                from,
+                to,
+                keys[..8].to_vec(),
+            ));
         }
         let what = format!("round {rounds}");
         not_run += counted_batch(&mut con, &keys, &mut told, &what).await;

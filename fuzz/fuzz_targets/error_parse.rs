@@ -11,17 +11,6 @@ const fn at(file: u16, line: u32, via: u16) -> LineOrigin {
     LineOrigin { file, line, via }
 }
 
-/// Lines `first..first + len` of the script from `file`'s `line` on.
-const fn run(first: u32, len: u32, file: u16, line: u32, via: u16) -> LineRun {
-    LineRun {
-        first,
-        len,
-        file,
-        line,
-        via,
-    }
-}
-
 /// A script of 5 lines, lines 2-3 from an included file.
 static SCRIPT: Script = Script::__new(
     "fuzzed",
@@ -31,9 +20,9 @@ static SCRIPT: Script = Script::__new(
     false,
     &["lua/fuzzed.lua", "lua/lib.lua"],
     &[
-        run(1, 2, 0, 1, LineOrigin::TOP),
-        run(3, 1, 1, 1, 0),
-        run(4, 2, 0, 3, LineOrigin::TOP),
+        LineRun::new(1, 2, 0, 1, LineOrigin::TOP),
+        LineRun::new(3, 1, 1, 1, 0),
+        LineRun::new(4, 2, 0, 3, LineOrigin::TOP),
     ],
     &[at(0, 2, LineOrigin::TOP)],
 );

@@ -485,17 +485,7 @@ bbbb ::1:30005@31005 slave,fail 67ed 0 0 5 connected
 
     #[test]
     fn a_node_list_without_nodes_is_an_error_not_an_empty_success() {
-        static COUNT: Script = Script::__new(
-            "count",
-            "lua/count.lua",
-            "a1f8c8a2d0c4f0b0d0f5b8a0f2c4c9e6c1e7a3b2",
-            "return redis.call('INCR', KEYS[1])",
-            false,
-            &["lua/count.lua"],
-            &[],
-            &[],
-        );
-        let err = match nodes_of(&[&COUNT], "garbage\n") {
+        let err = match nodes_of(&[&crate::batch::tests_support::COUNT], "garbage\n") {
             Err(e) => e,
             Ok(_) => panic!("an empty node list was taken for a cluster"),
         };

@@ -33,6 +33,20 @@ pub struct LineRun {
     pub via: u16,
 }
 
+impl LineRun {
+    /// Lines `first..first + len` of the script, from line `line` of
+    /// file `file` on, brought in by include site `via`.
+    pub const fn new(first: u32, len: u32, file: u16, line: u32, via: u16) -> LineRun {
+        LineRun {
+            first,
+            len,
+            file,
+            line,
+            via,
+        }
+    }
+}
+
 /// A Lua script compiled into the program by `#[redis_script]`.
 ///
 /// Everything here is a compile-time constant: the assembled source (with
@@ -321,16 +335,6 @@ impl Script {
 mod tests {
     use super::*;
 
-    const fn run(first: u32, len: u32, file: u16, line: u32, via: u16) -> LineRun {
-        LineRun {
-            first,
-            len,
-            file,
-            line,
-            via,
-        }
-    }
-
     /// Six lines: 1-2 from main.lua, 3-4 from lib.lua (included at main's
     /// line 3), 5-6 from main.lua's lines 4-5.
     static MAPPED: Script = Script::__new(
@@ -341,9 +345,9 @@ mod tests {
         false,
         &["lua/main.lua", "lua/lib.lua"],
         &[
-            run(1, 2, 0, 1, LineOrigin::TOP),
-            run(3, 2, 1, 1, 0),
-            run(5, 2, 0, 4, LineOrigin::TOP),
+            LineRun::new(1, 2, 0, 1, LineOrigin::TOP),
+            LineRun::new(3, 2, 1, 1, 0),
+            LineRun::new(5, 2, 0, 4, LineOrigin::TOP),
         ],
         &[LineOrigin {
             file: 0,

@@ -26,7 +26,7 @@ mod results;
 mod send;
 mod settle;
 #[cfg(test)]
-mod tests_support;
+pub(crate) mod tests_support;
 
 pub use handle::{CmdHandle, Handle};
 pub use pipeline::{pipe, Pipeline};

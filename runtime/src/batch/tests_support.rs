@@ -9,7 +9,7 @@ use crate::call::{Builder, Call};
 use crate::error::Error;
 use crate::Script;
 
-pub(super) static COUNT: Script = Script::__new(
+pub(crate) static COUNT: Script = Script::__new(
     "count",
     "lua/count.lua",
     "a1f8c8a2d0c4f0b0d0f5b8a0f2c4c9e6c1e7a3b2",

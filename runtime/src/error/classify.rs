@@ -355,16 +355,6 @@ mod tests {
     const fn at(file: u16, line: u32, via: u16) -> LineOrigin {
         LineOrigin { file, line, via }
     }
-    /// Lines `first..first + len` of the script from `file`'s `line` on.
-    const fn run(first: u32, len: u32, file: u16, line: u32, via: u16) -> LineRun {
-        LineRun {
-            first,
-            len,
-            file,
-            line,
-            via,
-        }
-    }
     const TOP: u16 = LineOrigin::TOP;
 
     /// The script the Redis 7.0.15 replies below were recorded from
@@ -392,9 +382,9 @@ mod tests {
         false,
         &["lua/create_status.lua", "lua/lib/keys.lua"],
         &[
-            run(1, 1, MAIN, 1, TOP),
-            run(2, 3, KEYS_LUA, 1, 0),
-            run(5, 9, MAIN, 3, TOP),
+            LineRun::new(1, 1, MAIN, 1, TOP),
+            LineRun::new(2, 3, KEYS_LUA, 1, 0),
+            LineRun::new(5, 9, MAIN, 3, TOP),
         ],
         &[at(MAIN, 2, TOP)],
     );
@@ -409,9 +399,9 @@ mod tests {
         false,
         &["lua/create_status.lua", "lua/lib/keys.lua"],
         &[
-            run(1, 1, MAIN, 1, TOP),
-            run(2, 3, KEYS_LUA, 1, 0),
-            run(5, 1, MAIN, 3, TOP),
+            LineRun::new(1, 1, MAIN, 1, TOP),
+            LineRun::new(2, 3, KEYS_LUA, 1, 0),
+            LineRun::new(5, 1, MAIN, 3, TOP),
         ],
         &[at(MAIN, 2, TOP)],
     )
@@ -510,9 +500,9 @@ mod tests {
         false,
         &["lua/broken.lua", "lua/lib/keys.lua"],
         &[
-            run(1, 1, MAIN, 1, TOP),
-            run(2, 3, KEYS_LUA, 1, 0),
-            run(5, 1, MAIN, 3, TOP),
+            LineRun::new(1, 1, MAIN, 1, TOP),
+            LineRun::new(2, 3, KEYS_LUA, 1, 0),
+            LineRun::new(5, 1, MAIN, 3, TOP),
         ],
         &[at(MAIN, 2, TOP)],
     );
@@ -527,7 +517,10 @@ mod tests {
         "local a = 1\nlocal b = 2\nreturn a +\n",
         false,
         &["lua/truncated.lua", "lua/lib/keys.lua"],
-        &[run(1, 2, MAIN, 1, TOP), run(3, 1, KEYS_LUA, 5, 0)],
+        &[
+            LineRun::new(1, 2, MAIN, 1, TOP),
+            LineRun::new(3, 1, KEYS_LUA, 5, 0),
+        ],
         &[at(MAIN, 3, TOP)],
     );
 
