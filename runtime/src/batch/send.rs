@@ -97,10 +97,10 @@ impl Pipeline {
     /// trip; same results and errors as [`Pipeline::query`].
     ///
     /// On redis-rs's async Redis Cluster connection the keys may live on
-    /// any nodes: the batch is split into one `MULTI`/`EXEC` part per group
-    /// of entries that share keys (each in one slot, loading its own
-    /// scripts), the parts are sent concurrently, and the replies come back
-    /// in the caller's order. Every entry runs at most once, through
+    /// any nodes: the batch is split into one part per slot (a single entry
+    /// sent alone, several as a `MULTI`/`EXEC` loading its own scripts), the
+    /// parts are sent concurrently, and the replies come back in the
+    /// caller's order. Every entry runs at most once, through
     /// redirects and resharding; a part the cluster refused is reported
     /// entry by entry ([`BatchFailure::Cluster`](crate::BatchFailure::Cluster)). An [atomic](Pipeline::atomic)
     /// batch must stay in one slot; across slots nothing is sent
