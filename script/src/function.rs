@@ -197,6 +197,9 @@ impl Walk {
         if lib == "_G" {
             return self.global_table(suffixes.next());
         }
+        if lib == "rawget" {
+            return self.rawget(suffixes.next());
+        }
         if lib != "redis" && lib != "server" {
             return;
         }
@@ -234,6 +237,37 @@ impl Walk {
             self.push(
                 token,
                 format!("`_G.{name}` is nil in a Redis Function"),
+                "a function's `KEYS` and `ARGV` are its parameters, not globals",
+                &format!("write `{name}` itself"),
+            );
+        }
+    }
+}
+
+impl Walk {
+    /// `rawget(_G, 'KEYS')`: the same read of the global table as
+    /// [`Walk::global_table`], by another name.
+    fn rawget(&mut self, suffix: Option<&Suffix>) {
+        let Some(Suffix::Call(ast::Call::AnonymousCall(call_args))) = suffix else {
+            return;
+        };
+        let ast::FunctionArgs::Parentheses { arguments, .. } = &**call_args else {
+            return;
+        };
+        let mut args = arguments.iter();
+        let is_global_table = matches!(
+            args.next(),
+            Some(Expression::Var(ast::Var::Name(t))) if t.token().to_string() == "_G"
+        );
+        let Some(Expression::String(s)) = args.next() else {
+            return;
+        };
+        let text = s.token().to_string();
+        let name = text.trim_matches(|c| c == '"' || c == '\'');
+        if is_global_table && (name == "KEYS" || name == "ARGV") {
+            self.push(
+                s,
+                format!("`rawget(_G, '{name}')` is nil in a Redis Function"),
                 "a function's `KEYS` and `ARGV` are its parameters, not globals",
                 &format!("write `{name}` itself"),
             );
@@ -323,7 +357,8 @@ mod tests {
     #[test]
     fn keys_and_argv_through_the_global_table_are_refused() {
         let found = issues(
-            "local a = _G.KEYS[1]\nlocal b = _G['ARGV']\nlocal c = _G.other\nreturn KEYS[1]\n",
+            "local a = _G.KEYS[1]\nlocal b = _G['ARGV']\nlocal c = _G.other\n\
+             local d = rawget(_G, 'KEYS')\nlocal e = rawget(t, 'KEYS')\nreturn KEYS[1]\n",
         );
         let lines: Vec<(usize, &str)> =
             found.iter().map(|i| (i.line, i.message.as_str())).collect();
@@ -332,6 +367,7 @@ mod tests {
             vec![
                 (1, "`_G.KEYS` is nil in a Redis Function"),
                 (2, "`_G.ARGV` is nil in a Redis Function"),
+                (4, "`rawget(_G, 'KEYS')` is nil in a Redis Function"),
             ]
         );
     }
