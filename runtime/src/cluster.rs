@@ -177,6 +177,11 @@ fn check_on_cluster(script: &'static Script, cmd: &Cmd) -> Result<(), Error> {
 /// The declared keys of a script call: `EVALSHA[_RO] sha numkeys keys...
 /// args...` (`FCALL[_RO] name ...` for a function), as `Builder` writes it.
 pub(crate) fn script_keys(cmd: &Cmd) -> Vec<&[u8]> {
+    script_key_iter(cmd).collect()
+}
+
+/// [`script_keys`] without collecting them.
+pub(crate) fn script_key_iter(cmd: &Cmd) -> impl Iterator<Item = &[u8]> + Clone {
     let args = || {
         cmd.args_iter().map(|a| match a {
             redis::Arg::Simple(a) => a,
@@ -188,11 +193,14 @@ pub(crate) fn script_keys(cmd: &Cmd) -> Vec<&[u8]> {
         .and_then(|n| std::str::from_utf8(n).ok())
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(0);
-    args().skip(3).take(numkeys).collect()
+    args().skip(3).take(numkeys)
 }
 
 /// True when every key hashes to the slot of the first.
 pub(crate) fn one_slot<K: AsRef<[u8]>>(keys: &[K]) -> bool {
+    if keys.len() < 2 {
+        return true;
+    }
     let mut slots = keys.iter().map(|k| Slot::for_key(k.as_ref()));
     let first = slots.next();
     slots.all(|s| Some(s) == first)

@@ -46,7 +46,7 @@ use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
 use super::pipeline::{same_script, Item, Pipeline};
 use super::report::{BatchError, BatchFailure, EntryReport};
 use super::results::{Results, Slot};
-use crate::cluster::{one_slot, refused_entry, script_keys, slot_number};
+use crate::cluster::{one_slot, refused_entry, script_key_iter, script_keys, slot_number};
 use crate::error::{classify, Error, Outcome};
 
 /// Each entry's keys, borrowed from a script call's command or found for a
@@ -111,7 +111,7 @@ impl Pipeline {
             .iter()
             .map(|item| match item {
                 Item::Script { cmd, .. } => {
-                    script_keys(cmd).into_iter().map(Cow::Borrowed).collect()
+                    script_key_iter(cmd).map(Cow::Borrowed).collect()
                 }
                 Item::Cmd(_) => cmd_keys
                     .next()
