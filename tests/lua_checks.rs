@@ -111,10 +111,11 @@ impl redlua_script::Loader for Sources {
     }
 }
 
-/// Lua refuses a function with more than 200 live locals when Redis loads
-/// it; the check must refuse exactly what the server refuses, counting the
-/// `%key`/`%arg` locals, a `for` loop's three hidden ones, and, for a
-/// Redis Function, the `KEYS` and `ARGV` of the function it runs in.
+/// Lua refuses a function with more than 200 live locals, or more than 60
+/// upvalues, when Redis loads it; the check must refuse exactly what the
+/// server refuses, counting the `%key`/`%arg` locals, a `for` loop's three
+/// hidden ones, and, for a Redis Function, the `KEYS` and `ARGV` of the
+/// function it runs in.
 #[test]
 fn the_local_variable_limit_is_the_servers() {
     let server = RedisServer::start().expect("start redis-server");
@@ -144,8 +145,50 @@ fn the_local_variable_limit_is_the_servers() {
             }),
         ),
     ];
-    for (shape, source) in &shapes {
-        for n in [198, 199, 200, 201] {
+    // And the upvalue limit (60): a nested function using `n` locals of the
+    // top level, with `KEYS` and `ARGV` (upvalues only in a function body).
+    let upvalue_shapes: Vec<(&str, Shape)> = vec![
+        (
+            "upvalues",
+            Box::new(|n| {
+                let mut s = String::from("%key k\n%return int\n");
+                let mut used = vec!["#k".to_string()];
+                for i in 1..n {
+                    s.push_str(&format!("local a{i} = {i}\n"));
+                    used.push(format!("a{i}"));
+                }
+                s + &format!(
+                    "local function f()\n  return {}\nend\nreturn f()\n",
+                    used.join(" + ")
+                )
+            }),
+        ),
+        (
+            "upvalues and KEYS/ARGV",
+            Box::new(|n| {
+                let mut s = String::from("%key k\n%return int\n");
+                let mut used = vec!["#k".to_string(), "#KEYS".to_string(), "#ARGV".to_string()];
+                for i in 1..n - 2 {
+                    s.push_str(&format!("local a{i} = {i}\n"));
+                    used.push(format!("a{i}"));
+                }
+                s + &format!(
+                    "local function f()\n  return {}\nend\nreturn f()\n",
+                    used.join(" + ")
+                )
+            }),
+        ),
+    ];
+    let cases = shapes
+        .iter()
+        .map(|(shape, source)| (shape, source, [198, 199, 200, 201]))
+        .chain(
+            upvalue_shapes
+                .iter()
+                .map(|(shape, source)| (shape, source, [59, 60, 61, 62])),
+        );
+    for (shape, source, counts) in cases {
+        for n in counts {
             let text = source(n);
             let files = Sources(
                 [(std::path::PathBuf::from("/c/lua/a.lua"), text)]

@@ -106,6 +106,17 @@ pub struct Declared<'a> {
 /// when Redis loads the script.
 const MAX_LOCALS: usize = 200;
 
+/// Lua 5.1 refuses a function that uses more locals of enclosing functions
+/// than this (`LUAI_MAXUPVALUES`): "function at line N has more than 60
+/// upvalues".
+const MAX_UPVALUES: usize = 60;
+
+/// Pseudo-bindings for `KEYS` and `ARGV` in a Redis Function's body, where
+/// they are the parameters of the function it runs in: a nested function
+/// that reads them takes them as upvalues.
+const WRAPPER_KEYS: usize = usize::MAX;
+const WRAPPER_ARGV: usize = usize::MAX - 1;
+
 /// The start of the warning [`Declared::keyless`] asks for.
 pub const KEYLESS_WRITE: &str = "a write in a script without keys: ";
 
@@ -1030,6 +1041,8 @@ struct Binding<'a> {
     reads: usize,
     /// Read at all yet, in this pass.
     read: bool,
+    /// The function it belongs to: its index in `Walker::fn_locals`.
+    depth: usize,
 }
 
 /// How a name resolves.
@@ -1079,14 +1092,18 @@ struct Walker<'a, 'o> {
     /// Per enclosing function: where its locals start in `scope`, the
     /// hidden locals of its open `for` loops (Lua gives each loop three),
     /// and whether it was already reported for too many locals.
-    fn_locals: Vec<FnLocals>,
+    fn_locals: Vec<FnLocals<'a>>,
 }
 
-#[derive(Clone, Copy)]
-struct FnLocals {
+#[derive(Clone)]
+struct FnLocals<'a> {
     start: usize,
     hidden: usize,
     reported: bool,
+    /// The locals of enclosing functions it uses (binding ids).
+    upvalues: HashSet<usize>,
+    /// Where it starts (its parameter list), for the report.
+    at: Option<&'a TokenReference>,
 }
 
 fn analyze(ast: &Ast, lines: &Lines, opts: &Options) -> Vec<LuaIssue> {
@@ -1216,6 +1233,8 @@ impl<'a, 'o> Walker<'a, 'o> {
                 start: 0,
                 hidden: opts.declared.wrapper_locals,
                 reported: false,
+                upvalues: HashSet::new(),
+                at: None,
             }],
         }
     }
@@ -1290,6 +1309,7 @@ impl<'a, 'o> Walker<'a, 'o> {
             param: None,
             reads: 0,
             read: false,
+            depth: self.fn_locals.len().saturating_sub(1),
         });
         let prev = self.prev.get(id).copied().unwrap_or_default();
         self.vals.push(prev.join(init));
@@ -1402,6 +1422,7 @@ impl<'a, 'o> Walker<'a, 'o> {
         let name = name_of(token);
         let (val, global) = match self.resolve(name) {
             Resolved::Local(id) => {
+                self.capture(id);
                 let b = &mut self.bindings[id];
                 b.read = true;
                 if pos(token).line() != b.line {
@@ -1411,6 +1432,14 @@ impl<'a, 'o> Walker<'a, 'o> {
             }
             // Valkey's `server` is its name for the `redis` table.
             Resolved::Global if name == "server" => (Val::PLAIN, Some("redis")),
+            Resolved::Global if self.opts.declared.wrapper_locals > 0 && name == "KEYS" => {
+                self.capture(WRAPPER_KEYS);
+                (Self::global_val(name), Some(name))
+            }
+            Resolved::Global if self.opts.declared.wrapper_locals > 0 && name == "ARGV" => {
+                self.capture(WRAPPER_ARGV);
+                (Self::global_val(name), Some(name))
+            }
             Resolved::Global => (Self::global_val(name), Some(name)),
             Resolved::Implicit => (Val::OPAQUE, None),
             Resolved::Lacking(lacking, having) => {
@@ -1458,7 +1487,10 @@ impl<'a, 'o> Walker<'a, 'o> {
     fn assign_name(&mut self, token: &'a TokenReference, value: Val, is_function: bool) {
         let name = name_of(token);
         match self.resolve(name) {
-            Resolved::Local(id) => self.grow(id, value),
+            Resolved::Local(id) => {
+                self.capture(id);
+                self.grow(id, value)
+            }
             Resolved::Implicit => {}
             Resolved::Global | Resolved::Lacking(..) => {
                 let i = self.at_token(
@@ -1626,6 +1658,43 @@ impl<'a, 'o> Walker<'a, 'o> {
             }
             _ => {}
         }
+    }
+
+    /// A use of local `id`: an upvalue of every function between its own
+    /// and the current one (Lua passes it down through each).
+    fn capture(&mut self, id: usize) {
+        let depth = match id {
+            WRAPPER_KEYS | WRAPPER_ARGV => 0,
+            id => self.bindings.get(id).map_or(0, |b| b.depth),
+        };
+        for f in self.fn_locals.iter_mut().skip(depth + 1) {
+            f.upvalues.insert(id);
+        }
+    }
+
+    /// Refuses a function with more upvalues than Lua takes.
+    fn check_upvalues(&mut self, f: &FnLocals<'a>) {
+        let (n, Some(at)) = (f.upvalues.len(), f.at) else {
+            return;
+        };
+        if n <= MAX_UPVALUES {
+            return;
+        }
+        let i = self.at_token(
+            Severity::Error,
+            at,
+            format!(
+                "this function uses {n} locals of the functions around it, more than the \
+                 {MAX_UPVALUES} upvalues Lua takes: Redis refuses the script when it loads it \
+                 (`function at line ... has more than 60 upvalues`)"
+            ),
+        );
+        i.label = Some(format!("{n} upvalues"));
+        i.help = Some(
+            "pass the values in a table, or as arguments; each `%key`/`%arg` used inside the \
+             function is one"
+                .to_string(),
+        );
     }
 
     /// A `for` loop's hidden state (three locals) opens or closes.
@@ -1865,6 +1934,8 @@ impl<'a, 'o> Walker<'a, 'o> {
             start: self.scope.len(),
             hidden: 0,
             reported: false,
+            upvalues: HashSet::new(),
+            at: Some(body.parameters_parentheses().tokens().0),
         });
         let mut vararg = false;
         if method {
@@ -1886,7 +1957,9 @@ impl<'a, 'o> Walker<'a, 'o> {
         self.block(body.block(), false);
         self.loops.pop();
         self.varargs.pop();
-        self.fn_locals.pop();
+        if let Some(f) = self.fn_locals.pop() {
+            self.check_upvalues(&f);
+        }
         self.pop_frame();
     }
 
@@ -1901,6 +1974,7 @@ impl<'a, 'o> Walker<'a, 'o> {
             param: None,
             reads: 0,
             read: false,
+            depth: self.fn_locals.len().saturating_sub(1),
         });
         let prev = self.prev.get(id).copied().unwrap_or_default();
         self.vals.push(prev.join(Val::OPAQUE));
@@ -2417,6 +2491,41 @@ mod tests {
         let f = |n| check_declared(&locals(n), &[], &[], &[], declared);
         assert!(too_many(&f(198)).is_empty());
         assert_eq!(too_many(&f(199)).len(), 1);
+    }
+
+    fn upvalues(n: usize, also: &str) -> String {
+        let mut src: String = (1..=n).map(|i| format!("local a{i} = {i}\n")).collect();
+        let sum: Vec<String> = (1..=n).map(|i| format!("a{i}")).collect();
+        src.push_str(&format!(
+            "local function f()\n  return {}{also}\nend\nreturn f()\n",
+            sum.join(" + ")
+        ));
+        src
+    }
+
+    fn too_many_upvalues(issues: &[LuaIssue]) -> Vec<&LuaIssue> {
+        errors(issues)
+            .into_iter()
+            .filter(|i| i.message.contains("upvalues Lua takes"))
+            .collect()
+    }
+
+    #[test]
+    fn sixty_upvalues_pass_and_the_61st_is_refused() {
+        assert!(too_many_upvalues(&run(&upvalues(60, ""))).is_empty());
+        let issues = run(&upvalues(61, ""));
+        let refused = too_many_upvalues(&issues);
+        assert_eq!(refused.len(), 1, "{issues:#?}");
+        assert_eq!(refused[0].line, 62, "at the function's parameter list");
+        // KEYS and ARGV are globals in a script, upvalues in a function body.
+        let src = upvalues(59, " + #KEYS + #ARGV");
+        assert!(too_many_upvalues(&run(&src)).is_empty());
+        let declared = Declared {
+            wrapper_locals: 2,
+            ..Default::default()
+        };
+        let as_function = check_declared(&src, &[], &[], &[], declared);
+        assert_eq!(too_many_upvalues(&as_function).len(), 1, "{as_function:#?}");
     }
 
     #[test]

@@ -110,9 +110,7 @@ impl Pipeline {
             .items
             .iter()
             .map(|item| match item {
-                Item::Script { cmd, .. } => {
-                    script_key_iter(cmd).map(Cow::Borrowed).collect()
-                }
+                Item::Script { cmd, .. } => script_key_iter(cmd).map(Cow::Borrowed).collect(),
                 Item::Cmd(_) => cmd_keys
                     .next()
                     .unwrap_or_default()
