@@ -46,7 +46,7 @@ use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
 use super::pipeline::{same_script, Item, Pipeline};
 use super::report::{BatchError, BatchFailure, EntryReport};
 use super::results::{Results, Slot};
-use crate::cluster::{one_slot, refused_entry, script_key_iter, script_keys, slot_number};
+use crate::cluster::{one_slot, refused_entry, script_key_iter, slot_number};
 use crate::error::{classify, Error, Outcome};
 
 /// Each entry's keys, borrowed from a script call's command or found for a
@@ -504,7 +504,7 @@ where
     #[cfg(feature = "cluster-async")]
     if part.loads().iter().any(|s| s.is_function()) {
         let key = part.items.iter().find_map(|i| match i {
-            Item::Script { cmd, .. } => script_keys(cmd).first().map(|k| k.to_vec()),
+            Item::Script { cmd, .. } => script_key_iter(cmd).next().map(<[u8]>::to_vec),
             Item::Cmd(_) => None,
         });
         if let (Some(key), Some(cluster)) = (key, crate::cluster::as_async_cluster(con)) {
@@ -560,12 +560,7 @@ mod tests {
     fn keys(p: &Pipeline) -> Keys<'_> {
         p.items
             .iter()
-            .map(|i| {
-                script_keys(i.cmd())
-                    .into_iter()
-                    .map(Cow::Borrowed)
-                    .collect()
-            })
+            .map(|i| script_key_iter(i.cmd()).map(Cow::Borrowed).collect())
             .collect()
     }
 
