@@ -623,6 +623,16 @@ fn libraries(node: &RedisServer) -> Vec<String> {
         .collect()
 }
 
+/// `FUNCTION FLUSH` on every primary of `cluster`.
+fn flush_functions(cluster: &redlua::testing::RedisCluster) {
+    for node in cluster.nodes() {
+        redis::cmd("FUNCTION")
+            .arg("FLUSH")
+            .exec(&mut node.connection())
+            .unwrap();
+    }
+}
+
 #[test]
 fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
     let cluster = redlua::testing::RedisCluster::start(3).expect("start a 3-node redis cluster");
@@ -648,12 +658,7 @@ fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
     for key in &keys {
         assert_eq!(f::count(key).invoke(&mut con).unwrap(), 1);
     }
-    for node in cluster.nodes() {
-        redis::cmd("FUNCTION")
-            .arg("FLUSH")
-            .exec(&mut node.connection())
-            .unwrap();
-    }
+    flush_functions(&cluster);
     for key in &keys {
         assert_eq!(f::count(key).invoke(&mut con).unwrap(), 2, "{key}");
     }
@@ -667,12 +672,7 @@ fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
     // The async cluster connection: load_cluster_async reaches every
     // primary (and sends replicas nothing: they replicate libraries), and
     // calls route by their key.
-    for node in cluster.nodes() {
-        redis::cmd("FUNCTION")
-            .arg("FLUSH")
-            .exec(&mut node.connection())
-            .unwrap();
-    }
+    flush_functions(&cluster);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -694,12 +694,7 @@ fn on_a_cluster_load_reaches_every_primary_and_a_miss_heals_on_the_keys_node() {
             );
         }
         // A miss on the async cluster connection loads on the key's node.
-        for node in cluster.nodes() {
-            redis::cmd("FUNCTION")
-                .arg("FLUSH")
-                .exec(&mut node.connection())
-                .unwrap();
-        }
+        flush_functions(&cluster);
         for key in &keys {
             assert_eq!(
                 f::count(key).invoke_async(&mut acon).await.unwrap(),

@@ -44,7 +44,7 @@ use redis::cluster_routing::Slot as HashSlot;
 use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
 
 use super::pipeline::{same_script, Item, Pipeline};
-use super::report::{BatchError, BatchFailure, EntryReport};
+use super::report::{BatchError, BatchFailure, EntryReport, EntryStatus};
 use super::results::{Results, Slot};
 use crate::cluster::{one_slot, refused_entry, script_key_iter, slot_number};
 use crate::error::{classify, Error, Outcome};
@@ -345,15 +345,15 @@ impl Pipeline {
              discarded; send it again",
             e.code().unwrap_or("an error")
         );
-        let mut err = self.not_sent(&why, Some(e));
-        if let Error::Batch(b) = &mut err {
-            b.kind = BatchFailure::Cluster;
-            for entry in &mut b.entries {
-                entry.outcome = Outcome::Refused;
-                entry.reason = Some(why.clone());
-            }
-        }
-        err
+        // A server refusal: each entry `NotRun`, outcome `Refused`.
+        self.batch_error(
+            BatchFailure::Cluster,
+            |_| (EntryStatus::NotRun, Some(why.clone())),
+            Vec::new(),
+            None,
+            Some(e),
+            Some(why.clone()),
+        )
     }
 }
 
@@ -471,7 +471,7 @@ where
         let reply = match con.req_packed_command(item.cmd()).await {
             // A redirect given back means it did not run: follow it.
             Err(e) if e.redirect_node().is_some() => {
-                send_wire(con, &batch.part(group, true).wire()).await
+                follow(con, &batch.part(group, true).wire(), Err(e)).await
             }
             reply => reply.map(|v| vec![v]),
         };
@@ -526,9 +526,26 @@ where
     C: redis::aio::ConnectionLike + ?Sized,
 {
     let reply = con.req_packed_commands(wire, 0, wire.len()).await;
+    follow(con, wire, reply).await
+}
+
+/// [`crate::cluster::follow_redirects`] where the connection can route by
+/// address (feature `cluster-async`); the reply as it is elsewhere.
+async fn follow<C>(
+    con: &mut C,
+    wire: &redis::Pipeline,
+    reply: RedisResult<Vec<Value>>,
+) -> RedisResult<Vec<Value>>
+where
+    C: redis::aio::ConnectionLike + ?Sized,
+{
     #[cfg(feature = "cluster-async")]
-    let reply = crate::cluster::follow_redirects(con, wire, reply).await;
-    reply
+    return crate::cluster::follow_redirects(con, wire, reply).await;
+    #[cfg(not(feature = "cluster-async"))]
+    {
+        let _ = (con, wire);
+        reply
+    }
 }
 
 fn listed<K: AsRef<[u8]>>(keys: impl Iterator<Item = K>) -> String {
@@ -555,7 +572,6 @@ mod tests {
     use super::*;
     use crate::batch::pipe;
     use crate::batch::tests_support::{batch, count, server_error};
-    use crate::batch::EntryStatus;
 
     fn keys(p: &Pipeline) -> Keys<'_> {
         p.items

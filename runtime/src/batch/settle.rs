@@ -221,7 +221,7 @@ impl Pipeline {
             .collect()
     }
 
-    fn batch_error(
+    pub(super) fn batch_error(
         &self,
         kind: BatchFailure,
         status: impl Fn(usize) -> (EntryStatus, Option<String>),
